@@ -10,9 +10,11 @@ import (
 	"unicode/utf8"
 )
 
-// Text returns s with every terminal escape sequence and control character
-// removed. Newlines and tabs are kept when keepNewlines is true... see Line
-// for a single-line variant. Invalid UTF-8 becomes U+FFFD.
+// Text returns s with every terminal escape sequence (CSI, OSC, DCS, APC, PM,
+// SOS, 7-bit and 8-bit forms) and every control character removed, keeping
+// newlines and tabs. Carriage returns are dropped so text cannot overwrite
+// itself, bidi overrides are dropped so it cannot reorder itself, and invalid
+// UTF-8 becomes U+FFFD. See Line for a one-line variant.
 func Text(s string) string { return clean(s, true) }
 
 // Line is Text with newlines, carriage returns and tabs turned into spaces,
