@@ -13,6 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/mailmend/mailmend/core/provider"
+	"github.com/mailmend/mailmend/core/store"
 )
 
 // version is set at release time with -ldflags "-X main.version=...".
@@ -33,6 +36,10 @@ type sysEnv struct {
 	ReadSecret func(prompt string) (string, error)
 	// ReadLine prints prompt and reads one visible line (confirmations).
 	ReadLine func(prompt string) (string, error)
+	// OpenStore, when set, replaces the configured credential store (tests).
+	OpenStore func() (*store.Store, error)
+	// Resolver, when set, replaces the system DNS for provider detection.
+	Resolver provider.Resolver
 }
 
 func newSystemEnv() *sysEnv {
@@ -99,7 +106,7 @@ func run(args []string, env *sysEnv) int {
 
 // runContext is run with a caller-supplied context (tests).
 func runContext(ctx context.Context, args []string, env *sysEnv) int {
-	a := &app{env: env}
+	a := &app{env: env, openStore: env.OpenStore, resolver: env.Resolver}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetIn(env.In)
@@ -129,7 +136,7 @@ func runContext(ctx context.Context, args []string, env *sysEnv) int {
 // isCobraUsage recognises cobra's own argument and flag errors.
 func isCobraUsage(err error) bool {
 	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "received "} {
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "received ", "required flag"} {
 		if strings.Contains(s, p) {
 			return true
 		}
