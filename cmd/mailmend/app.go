@@ -110,13 +110,13 @@ func isStoreError(err error) bool {
 func storeErr(err error) error {
 	if errors.Is(err, store.ErrUnavailable) {
 		msg := err.Error()
-		if !strings.Contains(msg, "--store file") {
+		if strings.Contains(msg, "keyring") && !strings.Contains(msg, "--store file") {
 			msg += "\n  Start a Secret Service (gnome-keyring-daemon, or KeePassXC with its Secret Service on),\n  or keep accounts in an encrypted file instead: mailmend --store file ..."
 		}
 		return withCode(exitStore, errors.New(msg))
 	}
 	if errors.Is(err, store.ErrCorrupt) {
-		return withCode(exitStore, fmt.Errorf("%v\n  The index was left as it is. Look at it before changing anything (service \"mailmend\", item \"index\").", err))
+		return withCode(exitStore, fmt.Errorf("the account index is corrupt and was left as it is: %v\n  Look at it before changing anything: keyring service \"mailmend\", item \"index\" (or the --store file).", err))
 	}
 	return err
 }
