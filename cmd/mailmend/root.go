@@ -179,6 +179,7 @@ Run without a command to open the account list in the terminal.`,
 		newRemoveCmd(a),
 		newTokenCmd(a),
 		newProvidersCmd(a),
+		newExplainCmd(a),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root
