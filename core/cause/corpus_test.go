@@ -1,0 +1,144 @@
+package cause
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// corpusLine is one line of the shared error corpus.
+type corpusLine struct {
+	Raw      string  `json:"raw"`
+	Provider string  `json:"provider"`
+	Protocol string  `json:"protocol"`
+	Expect   *string `json:"expect"`
+	Exact    []ID    `json:"exact"`
+	Family   []ID    `json:"family"`
+	Source   string  `json:"source"`
+}
+
+// corpusPath is the public error corpus, relative to this package.
+var corpusPath = filepath.Join("..", "..", "..", "shared", "corpus", "errors-public.jsonl")
+
+// loadCorpusQuiet reads the corpus, or returns nil when it is absent.
+func loadCorpusQuiet() []corpusLine {
+	data, err := os.ReadFile(corpusPath)
+	if err != nil {
+		return nil
+	}
+	var out []corpusLine
+	for _, l := range strings.Split(string(data), "\n") {
+		var c corpusLine
+		if json.Unmarshal([]byte(l), &c) == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// loadCorpus reads the corpus or skips (fails with MAILMEND_REQUIRE_REAL=1).
+func loadCorpus(tb testing.TB) []corpusLine {
+	tb.Helper()
+	f, err := os.Open(corpusPath)
+	if err != nil {
+		if os.Getenv("MAILMEND_REQUIRE_REAL") == "1" {
+			tb.Fatalf("error corpus missing: %v", err)
+		}
+		tb.Skipf("error corpus not present (%v); skipping", err)
+	}
+	defer f.Close()
+	var out []corpusLine
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var c corpusLine
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			tb.Fatalf("corpus line %d: %v", len(out)+1, err)
+		}
+		out = append(out, c)
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+func TestCorpus(t *testing.T) {
+	lines := loadCorpus(t)
+	var n, exact, family, nulls int
+	for i, c := range lines {
+		provider := c.Provider
+		if provider == "generic" || provider == "dovecot" {
+			provider = ""
+		}
+		d := Explain(c.Raw, provider)
+		checkDiagnosis(t, d)
+		if c.Expect == nil {
+			nulls++
+			if d.Certain {
+				t.Errorf("line %d: cause outside the catalog, but diagnosis claims certainty: %v\n  raw: %.200q", i+1, d, c.Raw)
+			}
+			continue
+		}
+		n++
+		switch {
+		case slices.Contains(c.Exact, d.Cause):
+			exact++
+			family++
+		case slices.Contains(c.Family, d.Cause):
+			family++
+			t.Logf("family-only line %d: got %s, want %v\n  raw: %.200q", i+1, d.Cause, c.Exact, c.Raw)
+		default:
+			t.Logf("miss line %d: got %v, want %v\n  raw: %.300q", i+1, d, c.Exact, c.Raw)
+		}
+	}
+	if n == 0 {
+		t.Fatal("corpus has no labelled lines")
+	}
+	pe := 100 * float64(exact) / float64(n)
+	pf := 100 * float64(family) / float64(n)
+	t.Logf("corpus: %d labelled lines (+%d unlabelled): exact %d (%.1f%%), family %d (%.1f%%)", n, nulls, exact, pe, family, pf)
+	if pe < 90 {
+		t.Errorf("exact accuracy %.1f%% is below 90%%", pe)
+	}
+}
+
+// checkDiagnosis asserts the invariants every diagnosis keeps.
+func checkDiagnosis(tb testing.TB, d Diagnosis) {
+	tb.Helper()
+	if !Known(d.Cause) {
+		tb.Fatalf("cause %q is not a catalog id", d.Cause)
+	}
+	if d.Title != Info(d.Cause).Title || d.Retry != Info(d.Cause).Retry {
+		tb.Fatalf("title/retry do not match the catalog for %s: %q %q", d.Cause, d.Title, d.Retry)
+	}
+	if d.Candidates == nil || d.Evidence == nil {
+		tb.Fatalf("nil candidates or evidence: %#v", d)
+	}
+	seen := map[ID]bool{}
+	for _, c := range d.Candidates {
+		if c == d.Cause {
+			tb.Fatalf("candidates contain the cause %s: %v", c, d.Candidates)
+		}
+		if seen[c] {
+			tb.Fatalf("duplicate candidate %s: %v", c, d.Candidates)
+		}
+		if !Known(c) {
+			tb.Fatalf("candidate %q is not a catalog id", c)
+		}
+		seen[c] = true
+	}
+	if d.Certain != (d.Confidence == ConfidenceHigh) {
+		tb.Fatalf("Certain %v disagrees with confidence %s", d.Certain, d.Confidence)
+	}
+	if d.Certain && len(d.Candidates) > 0 {
+		tb.Fatalf("certain diagnosis with candidates: %v", d)
+	}
+}
