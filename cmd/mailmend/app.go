@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/mailmend/mailmend/core/config"
+	"github.com/mailmend/mailmend/core/doctor"
 	"github.com/mailmend/mailmend/core/provider"
 	"github.com/mailmend/mailmend/core/store"
 )
@@ -29,6 +30,8 @@ type app struct {
 	openStore func() (*store.Store, error)
 	// resolver, when set, replaces the system DNS resolver for detection.
 	resolver provider.Resolver
+	// doctorDeps, when set, adjusts the doctor's dependencies (tests, demo).
+	doctorDeps func(*doctor.Deps)
 }
 
 // init loads the config file and the provider catalog.

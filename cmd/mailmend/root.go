@@ -180,6 +180,7 @@ Run without a command to open the account list in the terminal.`,
 		newTokenCmd(a),
 		newProvidersCmd(a),
 		newExplainCmd(a),
+		newDoctorCmd(a),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root

@@ -77,6 +77,17 @@ func Classify(ev []Evidence, ctx Context) Diagnosis {
 		}
 	}
 
+	if ctx.SettingsWorked {
+		// Settings that worked before: a server that stopped answering is
+		// down, not misconfigured.
+		for i := range sigs {
+			if sigs[i].network && sigs[i].cause == WrongSettings {
+				sigs[i].cause = ProviderUnavailable
+				sigs[i].alts = []ID{WrongSettings}
+			}
+		}
+	}
+
 	evidence := append([]Evidence(nil), ev...)
 	if ctx.ClockMeasured && abs(ctx.ClockOffset) > ClockTolerance {
 		s := sig(ClockSkew, measured)

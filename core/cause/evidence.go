@@ -44,4 +44,8 @@ type Context struct {
 	// ClockMeasured says whether it was measured at all.
 	ClockOffset   time.Duration
 	ClockMeasured bool
+	// SettingsWorked says the same server settings logged in successfully
+	// before. A connection refused or unanswered then points at the server
+	// being down rather than at wrong settings.
+	SettingsWorked bool
 }
