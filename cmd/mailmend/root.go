@@ -181,6 +181,7 @@ Run without a command to open the account list in the terminal.`,
 		newProvidersCmd(a),
 		newExplainCmd(a),
 		newDoctorCmd(a),
+		newReportCmd(a),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root
