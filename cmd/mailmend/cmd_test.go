@@ -198,7 +198,7 @@ func TestAddUsageErrors(t *testing.T) {
 func TestStoreUnavailableExit3(t *testing.T) {
 	e := newTestEnv(t, nil)
 	e.OpenStore = func() (*store.Store, error) {
-		return nil, errors.Join(store.ErrUnavailable, errors.New("no Secret Service"))
+		return nil, errors.Join(store.ErrUnavailable, errors.New("keyring: the name org.freedesktop.secrets was not provided"))
 	}
 	for _, args := range [][]string{{"list"}, {"token", "x@y.example"}, {"remove", "x@y.example"}} {
 		if code := e.exec(t, "", args...); code != exitStore {

@@ -24,11 +24,10 @@ const maxReplyLines = 512
 type smtpReply struct {
 	// Code is the three-digit reply code.
 	Code int
-	// Enhanced is the RFC 3463 enhanced status code of the first line
-	// ("5.7.8"), or "".
+	// Enhanced is the RFC 3463 enhanced status code ("5.7.8") of the first
+	// line that has one, or "".
 	Enhanced string
-	// Lines are the texts after "NNN-"/"NNN " (enhanced code removed from
-	// the first line only).
+	// Lines are the texts after "NNN-"/"NNN ", without the enhanced code.
 	Lines []string
 }
 
@@ -104,9 +103,13 @@ func readSMTPReply(readLine func() (string, error)) (smtpReply, error) {
 		}
 		if i == 0 {
 			r.Code = code
-			r.Enhanced, text = splitEnhanced(code, text)
 		} else if code != r.Code {
 			return r, fmt.Errorf("%w: reply code changed from %d to %d", errMalformed, r.Code, code)
+		}
+		// Servers repeat the enhanced code on every line; keep the first
+		// one and strip it wherever it repeats.
+		if enh, rest := splitEnhanced(code, text); enh != "" && (r.Enhanced == "" || enh == r.Enhanced) {
+			r.Enhanced, text = enh, rest
 		}
 		r.Lines = append(r.Lines, text)
 		if !more {
