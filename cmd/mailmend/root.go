@@ -164,7 +164,7 @@ Run without a command to open the account list in the terminal.`,
 		},
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cmd.Help()
+			return runTUI(cmd.Context(), a)
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

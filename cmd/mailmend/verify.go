@@ -61,7 +61,7 @@ func (a *app) verifyPassword(ctx context.Context, acct account.Account, password
 		}
 	}
 	opts := a.probeOptions()
-	_, err := probe.IMAPLogin(ctx, acct.IMAP, acct.Login(), probe.Credential{Password: password}, &opts)
+	_, err := probe.IMAPLogin(ctx, acct.IMAP, acct.Login(), probe.Credential{Password: password}, opts)
 	var ae *probe.AuthError
 	if g != nil {
 		switch {

@@ -36,7 +36,7 @@ func (doc *Doctor) imap(ctx context.Context, r *run, a account.Account, creds <-
 		r.finished(res...)
 	}
 	r.started(probe.CheckTCP)
-	ic, res, err := probe.DialIMAP(ctx, a.IMAP, &doc.d.Probe)
+	ic, res, err := probe.DialIMAP(ctx, a.IMAP, doc.d.Probe)
 	report(res...)
 	if err != nil {
 		skipRest(r, ran, imapChecks, "not reached: the connection failed")
@@ -111,7 +111,7 @@ func (doc *Doctor) smtp(ctx context.Context, r *run, a account.Account, creds <-
 		r.finished(res...)
 	}
 	r.started(CheckSMTPTCP)
-	sc, res, err := probe.DialSMTP(ctx, a.SMTP, &doc.d.Probe)
+	sc, res, err := probe.DialSMTP(ctx, a.SMTP, doc.d.Probe)
 	report(res...)
 	if a.SMTP.Security == account.TLS {
 		ran[probe.CheckSMTPStartTLS] = true // not part of an implicit-TLS session

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/mailmend/mailmend/core/account"
+	"github.com/mailmend/mailmend/core/cause"
+	"github.com/mailmend/mailmend/core/doctor"
+	"github.com/mailmend/mailmend/core/probe"
+	"github.com/mailmend/mailmend/core/provider"
+	"github.com/mailmend/mailmend/core/sanitize"
+	"github.com/mailmend/mailmend/core/store"
+	"github.com/mailmend/mailmend/tui"
+)
+
+// tuiDeps implements tui.Deps over the core: the store, the doctor, the
+// cause guides and the repair wizards.
+type tuiDeps struct {
+	app *app
+	st  *store.Store
+	doc *doctor.Doctor
+	cat *provider.Catalog
+	// wizards builds the repair and add wizards.
+	wizards wizardFactory
+}
+
+var _ tui.Deps = (*tuiDeps)(nil)
+
+// googleTestingLifetime is how long grants of a Google OAuth client in
+// "Testing" live.
+const googleTestingLifetime = 7 * 24 * time.Hour
+
+func (d *tuiDeps) Accounts(ctx context.Context) ([]tui.AccountView, error) {
+	accts, err := d.st.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tui.AccountView, 0, len(accts))
+	for _, a := range accts {
+		v := tui.AccountView{Account: a}
+		if p, ok := d.cat.Get(a.Provider); ok {
+			v.ProviderName = p.Name
+		}
+		if a.Auth == account.OAuth2 && a.Provider == "google" && a.Cause == string(cause.OAuthAppInTesting) {
+			v.GrantLifetime = googleTestingLifetime
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (d *tuiDeps) Diagnose(ctx context.Context, accountID string) <-chan tui.CheckEvent {
+	out := make(chan tui.CheckEvent, 16)
+	go func() {
+		defer close(out)
+		send := func(ev tui.CheckEvent) bool {
+			select {
+			case out <- ev:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		a, err := d.st.Find(ctx, accountID)
+		if err != nil {
+			send(tui.CheckEvent{Done: true, Err: err})
+			return
+		}
+		events := make(chan doctor.Event, 32)
+		done := make(chan doctor.Report, 1)
+		go func() {
+			done <- d.doc.Check(ctx, a, events)
+			close(events)
+		}()
+		for ev := range events {
+			switch ev.Kind {
+			case doctor.Started:
+				send(tui.CheckEvent{Check: ev.Check, Started: true})
+			case doctor.Finished:
+				send(checkEvent(ev.Result))
+			}
+		}
+		rep := <-done
+		if ctx.Err() != nil {
+			return
+		}
+		d.app.record(context.WithoutCancel(ctx), rep)
+		final := tui.CheckEvent{Done: true, Healthy: rep.Healthy}
+		if !rep.Healthy {
+			final.Cause = string(rep.Diagnosis.Cause)
+			final.CauseTitle = rep.Diagnosis.Title
+			for _, c := range rep.Diagnosis.Candidates {
+				final.Candidates = append(final.Candidates, string(c))
+			}
+			for _, e := range rep.Diagnosis.Evidence {
+				final.Evidence = append(final.Evidence, sanitize.Line(string(e.Kind)+" "+e.Code+": "+e.Text))
+			}
+		}
+		send(final)
+	}()
+	return out
+}
+
+// checkEvent turns a probe result into the TUI's event.
+func checkEvent(r probe.Result) tui.CheckEvent {
+	ev := tui.CheckEvent{Check: r.Name, Status: tui.CheckStatus(r.Status.String()), Duration: r.Duration, Detail: r.Detail}
+	for _, e := range r.Evidence {
+		ev.Evidence = append(ev.Evidence, sanitize.Line(string(e.Kind)+" "+e.Code+": "+e.Text))
+	}
+	return ev
+}
+
+func (d *tuiDeps) Guide(causeID string) string { return guide(cause.ID(causeID)) }
+
+func (d *tuiDeps) Repair(ctx context.Context, accountID, causeID string) (tui.Wizard, error) {
+	if d.wizards == nil {
+		return nil, errors.New("repairs are not available here; use 'mailmend reconnect'")
+	}
+	return d.wizards.repair(ctx, accountID, cause.ID(causeID))
+}
+
+func (d *tuiDeps) Add(ctx context.Context, email string) (tui.Wizard, error) {
+	if d.wizards == nil {
+		return nil, errors.New("adding is not available here; use 'mailmend add'")
+	}
+	return d.wizards.add(ctx, email)
+}
+
+func (d *tuiDeps) Remove(ctx context.Context, accountID string) error {
+	return d.st.Remove(ctx, accountID)
+}
+
+// wizardFactory starts wizards for the TUI.
+type wizardFactory interface {
+	repair(ctx context.Context, accountID string, id cause.ID) (tui.Wizard, error)
+	add(ctx context.Context, email string) (tui.Wizard, error)
+}
+
+// runTUI opens the account list over the configured store.
+func runTUI(ctx context.Context, a *app) error {
+	st, err := a.store()
+	if err != nil {
+		return storeErr(err)
+	}
+	if _, err := st.List(ctx); err != nil {
+		return storeErr(err)
+	}
+	doc, err := a.doctor()
+	if err != nil {
+		return err
+	}
+	deps := &tuiDeps{app: a, st: st, doc: doc, cat: a.catalog}
+	deps.wizards = a.newWizardFactory(st)
+	err = tui.Run(ctx, deps, tui.Options{Title: "mailmend"})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
