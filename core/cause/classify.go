@@ -71,6 +71,7 @@ func Classify(ev []Evidence, ctx Context) Diagnosis {
 	var sigs []signal
 	for i, e := range ev {
 		v := newView(e, provider, ctx.Auth)
+		v.appPassword = ctx.AppPassword
 		for _, s := range analyze(v) {
 			s.ev = i
 			sigs = append(sigs, s)
@@ -239,7 +240,7 @@ func newView(e Evidence, provider, auth string) *view {
 	raw = withDecodedChallenges(raw)
 	v := &view{
 		kind: e.Kind, code: e.Code, raw: raw, low: strings.ToLower(raw),
-		status: e.HTTPStatus, provider: provider, auth: auth,
+		status: e.HTTPStatus, provider: provider, auth: auth, check: e.Check,
 	}
 	if v.auth == "" {
 		v.auth = inferAuth(v.low)
@@ -291,4 +292,14 @@ func joinEvidence(ev []Evidence) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// Recorded returns a diagnosis of id taken from an earlier observation (a
+// consent that failed before any grant existed), with the evidence that
+// shows it. Confidence is medium: the cause was seen, not re-measured.
+func Recorded(id ID, ev []Evidence) Diagnosis {
+	if !Known(id) {
+		id = Unknown
+	}
+	return finish(id, nil, ev, ConfidenceMedium)
 }

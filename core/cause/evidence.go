@@ -48,4 +48,9 @@ type Context struct {
 	// before. A connection refused or unanswered then points at the server
 	// being down rather than at wrong settings.
 	SettingsWorked bool
+	// AppPassword says the password that was refused has the shape of the
+	// provider's app passwords (Google's 16 letters, Apple's
+	// xxxx-xxxx-xxxx-xxxx): a refusal then means a revoked or mistyped app
+	// password, not that an app password is needed.
+	AppPassword bool
 }

@@ -47,6 +47,11 @@ type view struct {
 	status   int
 	provider string
 	auth     string // "password", "oauth2" or ""
+	// appPassword: the password that was refused has the provider's
+	// app-password shape (Context.AppPassword).
+	appPassword bool
+	// check is the probe or step that saw the evidence ("oauth.exchange").
+	check string
 }
 
 func (v *view) has(subs ...string) bool {
@@ -350,6 +355,15 @@ func oauthRules(v *view, add func(signal)) {
 		s.grant = true
 		add(s)
 	}
+	if v.has("invalid_rapt", "reauth related error") {
+		// Google Workspace session control: the admin wants a fresh sign-in.
+		add(sig(InteractionRequired, explicit))
+	}
+	if errs["invalid_grant"] && v.check == "oauth.exchange" && !v.has("aadsts") {
+		// invalid_grant while exchanging an authorization code is about the
+		// code: reused, expired, or sent with the wrong verifier.
+		add(sig(CodeInvalid, explicit))
+	}
 	if errs["invalid_grant"] {
 		switch {
 		case v.has("bad request", "malformed", "invalid refresh token", "unknown refresh token", "not found"):
@@ -450,7 +464,10 @@ func imapRules(v *view, add func(signal)) {
 	}
 	if v.has("user is authenticated but not connected") {
 		if v.auth == "oauth2" {
-			add(sig(InsufficientScope, specific, WrongSettings, ConsentRequired))
+			// The token was accepted but the mailbox cannot be opened over
+			// IMAP: IMAP is off for it, the token is for another mailbox
+			// (user= differs from the signed-in user), or it lacks rights.
+			add(sig(ProtocolDisabled, specific, WrongSettings, InsufficientScope))
 		} else {
 			add(sig(WrongPassword, specific, BasicAuthDisabled, RateLimited))
 		}
@@ -617,6 +634,11 @@ var appPasswordOnly = map[string]bool{"yahoo": true, "aol": true, "icloud": true
 func passwordDefault(v *view) (ID, []ID) {
 	if v.auth == "oauth2" {
 		return InsufficientScope, []ID{TokenExpired, AccessRevoked, ProtocolDisabled}
+	}
+	if v.appPassword && v.provider != "microsoft" {
+		// An app password was refused: it was revoked (a password change
+		// revokes them all) or mistyped.
+		return WrongPassword, []ID{AppPasswordRequired, BasicAuthDisabled}
 	}
 	switch v.provider {
 	case "google":

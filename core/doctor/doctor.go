@@ -99,6 +99,9 @@ type Report struct {
 	// Refreshed says whether the OAuth grant was refreshed (and the rotated
 	// token saved) during the check.
 	Refreshed bool
+
+	// appPassword: the stored password has the provider's app-password shape.
+	appPassword bool
 }
 
 // Check names used for the SMTP connection's transport checks, beside
@@ -236,7 +239,7 @@ func (doc *Doctor) Check(ctx context.Context, a account.Account, events chan<- E
 
 	var wg sync.WaitGroup
 	credCh := make(chan credential, 2) // one for IMAP, one for SMTP
-	var refreshed bool
+	var refreshed, appPw bool
 	var clock probe.ClockResult
 
 	// Credential: the stored password, or a refreshed access token.
@@ -245,6 +248,7 @@ func (doc *Doctor) Check(ctx context.Context, a account.Account, events chan<- E
 		defer wg.Done()
 		c, ok := doc.credential(ctx, r, a, p)
 		refreshed = ok
+		appPw = c.cred.Password != "" && isAppPassword(p, c.cred.Password)
 		credCh <- c
 		credCh <- c
 	}()
@@ -291,7 +295,7 @@ func (doc *Doctor) Check(ctx context.Context, a account.Account, events chan<- E
 	}
 	wg.Wait()
 
-	rep := Report{Account: a, Started: start, Duration: time.Since(t0), Refreshed: refreshed}
+	rep := Report{Account: a, Started: start, Duration: time.Since(t0), Refreshed: refreshed, appPassword: appPw}
 	rep.Checks = r.results
 	sort.SliceStable(rep.Checks, func(i, j int) bool { return orderOf(rep.Checks[i].Name) < orderOf(rep.Checks[j].Name) })
 	rep.ClockOffset, rep.ClockMeasured = clock.Offset, clock.Measured
@@ -328,7 +332,37 @@ func (doc *Doctor) diagnose(rep *Report, p provider.Provider) {
 	if !rep.Account.ConsentedAt.IsZero() {
 		cctx.ConsentAge = doc.d.Now().Sub(rep.Account.ConsentedAt)
 	}
+	cctx.AppPassword = rep.appPassword
 	rep.Diagnosis = cause.Classify(ev, cctx)
+	if noGrant(ev) && consentCause(cause.ID(rep.Account.Cause)) {
+		// No grant to test: the cause is what stopped the last sign-in.
+		rep.Diagnosis = cause.Recorded(cause.ID(rep.Account.Cause), append(ev, cause.Evidence{
+			Kind: cause.KindOAuth, Code: rep.Account.Cause, Check: probe.CheckOAuthRefresh,
+			Text: "the last sign-in in the browser failed with " + rep.Account.Cause,
+		}))
+	}
+}
+
+// CodeNoGrant is the evidence code of an OAuth account with no saved grant.
+const CodeNoGrant = "no_grant"
+
+func noGrant(ev []cause.Evidence) bool {
+	for _, e := range ev {
+		if e.Code == CodeNoGrant {
+			return true
+		}
+	}
+	return false
+}
+
+// consentCause reports whether id is found while signing in, before any
+// grant exists, so a later check without a grant cannot see it again.
+func consentCause(id cause.ID) bool {
+	switch id {
+	case cause.CodeInvalid, cause.RedirectURIMismatch, cause.InvalidClient, cause.ConsentRequired, cause.InteractionRequired, cause.AccountBlocked:
+		return true
+	}
+	return false
 }
 
 func (doc *Doctor) httpClient() *http.Client {
@@ -400,6 +434,16 @@ func (doc *Doctor) credential(ctx context.Context, r *run, a account.Account, p 
 	return credential{cred: probe.Credential{AccessToken: tok.Token}}, tok.Refreshed
 }
 
+// isAppPassword reports whether pw has the provider's app-password shape.
+func isAppPassword(p provider.Provider, pw string) bool {
+	switch p.AppPasswordFormat {
+	case provider.FormatGoogle16, provider.FormatApple:
+		_, err := provider.NormalizeAppPassword(p, pw)
+		return err == nil
+	}
+	return false
+}
+
 // oauthEvidence extracts classifiable evidence from a refresh error.
 func oauthEvidence(err error) []cause.Evidence {
 	var pe *oauth.ProviderError
@@ -413,6 +457,9 @@ func oauthEvidence(err error) []cause.Evidence {
 		e := te.Evidence()
 		e.Check = probe.CheckOAuthRefresh
 		return []cause.Evidence{e}
+	}
+	if errors.Is(err, oauth.ErrNoToken) || errors.Is(err, oauth.ErrNoRefreshToken) {
+		return []cause.Evidence{{Kind: cause.KindOAuth, Code: CodeNoGrant, Text: "no saved sign-in (OAuth grant) for this account", Check: probe.CheckOAuthRefresh}}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return []cause.Evidence{{Kind: cause.KindTransport, Code: cause.CodeTimeout, Text: err.Error(), Check: probe.CheckOAuthRefresh}}

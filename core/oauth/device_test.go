@@ -3,9 +3,12 @@ package oauth
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/mailmend/mailmend/core/provider"
 )
 
 // startDevice begins a device flow whose polling does not really sleep but
@@ -144,4 +147,35 @@ func TestRevoke(t *testing.T) {
 			t.Errorf("revocation requests %v", as.revokeCalls)
 		}
 	})
+}
+
+func TestBuiltinProvidersDeviceFlow(t *testing.T) {
+	cat, err := provider.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, ok := cat.Get("google")
+	if !ok || g.OAuth2 == nil {
+		t.Fatal("no built-in google OAuth block")
+	}
+	cfg := ConfigFor(g.OAuth2)
+	if cfg.DeviceAuthURL != "" || cfg.TokenURL != g.OAuth2.TokenURL || !slices.Equal(cfg.Scopes, g.OAuth2.Scopes) {
+		t.Fatalf("ConfigFor(google) = %+v", cfg)
+	}
+	// Google is never offered the device flow: no request is even tried.
+	cfg.HTTPClient = &http.Client{Transport: failTransport{t}}
+	if _, err := Device(t.Context(), cfg); !errors.Is(err, ErrNoDeviceFlow) {
+		t.Fatalf("Device(google) = %v", err)
+	}
+	m, _ := cat.Get("microsoft")
+	if mc := ConfigFor(m.OAuth2); mc.DeviceAuthURL == "" {
+		t.Fatalf("ConfigFor(microsoft) = %+v", mc)
+	}
+}
+
+type failTransport struct{ t *testing.T }
+
+func (f failTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.t.Errorf("unexpected request to %s", r.URL)
+	return nil, errors.New("no requests expected")
 }

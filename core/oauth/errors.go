@@ -55,15 +55,18 @@ const maxBody = 2048
 // (section 4.1.2.1) or a revocation failure. Its fields are raw server
 // text; Error() sanitises them.
 type ProviderError struct {
-	// Op is where the answer came from: "token", "authorize", "device",
-	// "revoke".
+	// Op is where the answer came from: "token" (a refresh), "exchange"
+	// (an authorization code exchanged at the token endpoint),
+	// "authorize", "device", "revoke".
 	Op string
 	// HTTPStatus is the response status; 0 for an error redirect.
 	HTTPStatus int
 	// Code is the OAuth error ("invalid_grant", "access_denied").
-	Code        string
+	Code string
+	// Description is the server's error_description, raw.
 	Description string
-	URI         string
+	// URI is the server's error_uri, raw.
+	URI string
 	// ErrorCodes are Microsoft Entra's error numbers (AADSTS...).
 	ErrorCodes []int
 	// Body is the start of the response body, for evidence.
@@ -96,6 +99,8 @@ func opName(op string) string {
 	switch op {
 	case "token":
 		return "token endpoint"
+	case "exchange":
+		return "token endpoint (code exchange)"
 	case "authorize":
 		return "sign-in"
 	case "device":

@@ -373,10 +373,10 @@ func (f *Flow) exchange(ctx context.Context, code string) (*Token, error) {
 	defer cancel()
 	t, err := f.oc.Exchange(ctx, code, oauth2.VerifierOption(f.verifier))
 	if err != nil {
-		return nil, mapRetrieve("token", err)
+		return nil, mapRetrieve("exchange", err)
 	}
 	if t.AccessToken == "" {
-		return nil, &ProviderError{Op: "token", HTTPStatus: http.StatusOK, Code: "no_access_token", Description: "the token response held no access token"}
+		return nil, &ProviderError{Op: "exchange", HTTPStatus: http.StatusOK, Code: "no_access_token", Description: "the token response held no access token"}
 	}
 	return fromOAuth2(t, f.now()), nil
 }

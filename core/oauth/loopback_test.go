@@ -471,7 +471,7 @@ func TestExchangeRefused(t *testing.T) {
 	if pe.HTTPStatus != 400 || pe.Code != "invalid_grant" || len(pe.ErrorCodes) != 1 || pe.ErrorCodes[0] != 70008 || !strings.Contains(pe.Body, "error_codes") {
 		t.Fatalf("ProviderError %+v", pe)
 	}
-	if !strings.HasPrefix(pe.Error(), "oauth: token endpoint refused: invalid_grant: AADSTS70008") {
+	if !strings.HasPrefix(pe.Error(), "oauth: token endpoint (code exchange) refused: invalid_grant: AADSTS70008") {
 		t.Fatalf("Error() = %q", pe.Error())
 	}
 	if ev := pe.Evidence(); ev.HTTPStatus != 400 || !strings.Contains(ev.Text, "AADSTS70008") {

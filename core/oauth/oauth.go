@@ -40,17 +40,22 @@ const RequestTimeout = 30 * time.Second
 // Config is one OAuth client at one authorization server. It is plain
 // data; a zero RedirectPort picks a random free port.
 type Config struct {
-	AuthURL  string
+	// AuthURL is the authorization endpoint (the browser flows need it).
+	AuthURL string
+	// TokenURL is the token endpoint; required.
 	TokenURL string
 	// DeviceAuthURL is the device authorization endpoint; "" means the
 	// provider has no device flow (Google's installed-app clients must
 	// never be offered one).
 	DeviceAuthURL string
 	// RevokeURL is the RFC 7009 revocation endpoint; "" means none.
-	RevokeURL    string
-	ClientID     string
+	RevokeURL string
+	// ClientID is the OAuth client; required.
+	ClientID string
+	// ClientSecret is optional: installed-app clients may have none.
 	ClientSecret string
-	Scopes       []string
+	// Scopes are requested at consent (and at device authorization).
+	Scopes []string
 	// RedirectPort is the loopback port of the redirect URI; 0 picks a
 	// random free port.
 	RedirectPort int

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mailmend/mailmend/core/account"
+	"github.com/mailmend/mailmend/core/internal/leakcheck"
 	"github.com/mailmend/mailmend/core/store"
 )
 
@@ -353,7 +354,12 @@ func TestRefreshAcrossProcesses(t *testing.T) {
 	if len(tokens) != 1 || treqs != 1 || refreshes != 1 || reuse != 0 || refreshedBy != 1 {
 		t.Fatalf("tokens %v, %d token requests, %d refreshes, %d reuses, %d processes refreshed; want one token and exactly one refresh", tokens, treqs, refreshes, reuse, refreshedBy)
 	}
-	if saved := storedToken(t, openFileStore(t, s.StorePath, s.Passphrase), s.AccountID); saved.RefreshToken == rt {
+	saved := storedToken(t, openFileStore(t, s.StorePath, s.Passphrase), s.AccountID)
+	if saved.RefreshToken == rt {
 		t.Fatal("the rotated refresh token was not saved")
+	}
+	// No token is readable in any file the processes left behind.
+	for _, secret := range []string{rt, saved.RefreshToken, saved.AccessToken} {
+		leakcheck.NoSecret(t, secret, dir)
 	}
 }

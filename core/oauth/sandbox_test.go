@@ -1,9 +1,12 @@
 package oauth
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -32,6 +35,24 @@ func startSandbox(t *testing.T, opts *sandbox.Options) *sandbox.Sandbox {
 		if err := sb.AddUser(u); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// go-imap's imapserver (v2.0.0-beta.8) races when Close comes before
+	// its Serve loop has started (WaitGroup Add after Wait); reading each
+	// server's greeting once makes sure both loops run before Close.
+	ep, err := sb.Endpoints("ann@outlook.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []account.Endpoint{ep.IMAP, ep.SMTP} {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", e.Addr(), sb.ClientTLS(e.Host))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			t.Fatalf("greeting of %s: %v", e.Addr(), err)
+		}
+		c.Close()
 	}
 	return sb
 }

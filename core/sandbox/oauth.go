@@ -494,6 +494,11 @@ func (sb *Sandbox) refreshGrantLocked(w http.ResponseWriter, r *http.Request, f 
 	if e := sb.scenarioTokenErrLocked(u, c.ID); e != nil {
 		return nil, e
 	}
+	if u.scenario.oauthDead() || u.scenario == Hostile {
+		// While the event that killed the grant is the account's state,
+		// the provider names it.
+		return nil, errScenarioRefresh(f, u.scenario, now, rt.family.issued, c.ID)
+	}
 	if rt.rotated {
 		// Reuse of a rotated refresh token: someone holds a stale copy.
 		// Revoke the whole family, the newest token included.
@@ -503,9 +508,6 @@ func (sb *Sandbox) refreshGrantLocked(w http.ResponseWriter, r *http.Request, f 
 	}
 	if rt.family.revoked {
 		return nil, errDeadGrant(f, now, rt.family.issued)
-	}
-	if u.scenario.oauthDead() || u.scenario == Hostile {
-		return nil, errScenarioRefresh(f, u.scenario, now, rt.family.issued, c.ID)
 	}
 	rt.rotated = true
 	scope := rt.scope

@@ -94,7 +94,7 @@ var scenarioTable = map[Flavour]map[Scenario]expect{
 		WrongPassword:       {imapPass: msLogin, smtpPass: msSMTPFail},
 		AppPasswordRequired: {imapPass: msLogin, smtpPass: msSMTPFail},
 		PasswordChanged:     {imapTok: msAuth, smtpTok: msSMTPFail, refresh: "AADSTS50173: The provided grant has expired due to it being revoked"},
-		AccessRevoked:       {imapTok: msAuth, smtpTok: msSMTPFail, refresh: "AADSTS70000: The request was denied because one or more scopes requested are unauthorized or expired."},
+		AccessRevoked:       {imapTok: msAuth, smtpTok: msSMTPFail, refresh: "AADSTS50173: The provided grant has expired due to it being revoked"},
 		TokenExpired:        {imapTok: msAuth, smtpTok: msSMTPFail, refresh: "AADSTS700082: The refresh token has expired due to inactivity."},
 		InteractionRequired: {imapTok: msAuth, smtpTok: msSMTPFail, refresh: "AADSTS50076: Due to a configuration change made by your administrator"},
 		ConsentRequired:     {imapTok: msAuth, smtpTok: msSMTPFail, refresh: "AADSTS65001: The user or administrator has not consented to use the application"},

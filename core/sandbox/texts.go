@@ -268,7 +268,9 @@ func errScenarioRefresh(f Flavour, s Scenario, now, issued time.Time, clientID s
 	}
 	switch s {
 	case AccessRevoked:
-		return msErr(now, 400, "invalid_grant", 70000, "The request was denied because one or more scopes requested are unauthorized or expired. The user must first sign in and grant the client application access to the requested scope.", nil)
+		// Revoked sessions (the user's "sign out everywhere", an admin's
+		// revocation) answer as a password change does.
+		return errDeadGrant(f, now, issued)
 	case TokenExpired:
 		return msErr(now, 400, "invalid_grant", 700082, fmt.Sprintf(
 			"The refresh token has expired due to inactivity. The token was issued on %s and was inactive for 90.00:00:00.",
