@@ -182,6 +182,7 @@ Run without a command to open the account list in the terminal.`,
 		newExplainCmd(a),
 		newDoctorCmd(a),
 		newReportCmd(a),
+		newDemoCmd(a),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root
