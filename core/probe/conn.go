@@ -62,7 +62,7 @@ const (
 
 // Options configures a check. The zero value is usable: default timeouts,
 // the system's trusted roots (which honour SSL_CERT_FILE) and default
-// limits. A nil *Options is equivalent to a zero Options.
+// limits.
 type Options struct {
 	Timeouts Timeouts
 	// RootCAs are the trusted roots; nil means the system roots.
@@ -84,11 +84,8 @@ type Options struct {
 	Mechanism string
 }
 
-func (o *Options) withDefaults() Options {
-	var r Options
-	if o != nil {
-		r = *o
-	}
+func (o Options) withDefaults() Options {
+	r := o
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -165,7 +162,7 @@ func dialTCP(ctx context.Context, proto string, ep account.Endpoint, opts Option
 		if ctx.Err() == nil && dctx.Err() != nil {
 			err = fmt.Errorf("connect timed out after %v: %w", opts.Timeouts.Dial, err)
 		}
-		ev := transportEvidence(CheckTCP, err)
+		ev := transportEvidence(ctx, CheckTCP, err)
 		res.Status = Fail
 		res.Detail = detail(fmt.Sprintf("connect to %s: %s", ep.Addr(), describeCode(ev.Code, err)))
 		res.Evidence = []cause.Evidence{ev}
@@ -245,9 +242,13 @@ func (c *conn) write(s string) error {
 	return err
 }
 
-// transportEvidence turns err into evidence for check.
-func transportEvidence(check string, err error) cause.Evidence {
+// transportEvidence turns err into evidence for check. A wait cut short by
+// the caller cancelling ctx is CodeCanceled, not a timeout.
+func transportEvidence(ctx context.Context, check string, err error) cause.Evidence {
 	code := TransportCode(err)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		code = CodeCanceled
+	}
 	if code == "" {
 		code = "error"
 	}
@@ -259,6 +260,8 @@ func describeCode(code string, err error) string {
 	switch code {
 	case CodeTimeout:
 		return "timed out"
+	case CodeCanceled:
+		return "canceled"
 	case CodeRefused:
 		return "connection refused"
 	case CodeDNS:

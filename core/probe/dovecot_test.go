@@ -15,6 +15,7 @@ import (
 )
 
 func TestIMAPLoginDovecot(t *testing.T) {
+	t.Parallel()
 	srv := dovecot(t)
 	for _, tc := range []struct {
 		name  string
@@ -32,6 +33,7 @@ func TestIMAPLoginDovecot(t *testing.T) {
 		{"starttls/plain-utf8", srv.IMAP, account.StartTLS, userUTF8, passUTF8, "PLAIN", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			o := liveOpts(srv)
 			o.Mechanism = tc.mech
 			rs, err := IMAPLogin(context.Background(), liveEP(t, tc.addr, tc.sec), tc.user, Credential{Password: tc.pass}, o)
@@ -65,6 +67,7 @@ func TestIMAPLoginDovecot(t *testing.T) {
 }
 
 func TestIMAPWrongPasswordDovecot(t *testing.T) {
+	t.Parallel()
 	srv := dovecot(t)
 	const wrong = "not-the-password-xyzzy"
 	for _, sec := range []account.Security{account.TLS, account.StartTLS} {
@@ -73,6 +76,7 @@ func TestIMAPWrongPasswordDovecot(t *testing.T) {
 			addr = srv.IMAP
 		}
 		t.Run(string(sec), func(t *testing.T) {
+			t.Parallel()
 			rs, err := IMAPLogin(context.Background(), liveEP(t, addr, sec), userAlice, Credential{Password: wrong}, liveOpts(srv))
 			var ae *AuthError
 			if !errors.As(err, &ae) {
@@ -112,6 +116,7 @@ func evidenceTexts(evs []cause.Evidence) string {
 }
 
 func TestSMTPLoginDovecot(t *testing.T) {
+	t.Parallel()
 	srv := dovecot(t)
 	for _, tc := range []struct {
 		name  string
@@ -125,6 +130,7 @@ func TestSMTPLoginDovecot(t *testing.T) {
 		{"tls/login", srv.Submissions, account.TLS, "LOGIN", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			o := liveOpts(srv)
 			o.Mechanism = tc.mech
 			rs, err := SMTPLogin(context.Background(), liveEP(t, tc.addr, tc.sec), userAlice, Credential{Password: passAlice}, o)
@@ -140,6 +146,7 @@ func TestSMTPLoginDovecot(t *testing.T) {
 		})
 	}
 	t.Run("wrong", func(t *testing.T) {
+		t.Parallel()
 		rs, err := SMTPLogin(context.Background(), liveEP(t, srv.Submission, account.StartTLS), userAlice, Credential{Password: "nope"}, liveOpts(srv))
 		var ae *AuthError
 		if !errors.As(err, &ae) {
@@ -158,6 +165,7 @@ func TestSMTPLoginDovecot(t *testing.T) {
 }
 
 func TestOAuthDovecot(t *testing.T) {
+	t.Parallel()
 	srv := dovecot(t)
 	for _, mech := range []string{"", MechOAuthBearer} {
 		name := mech
@@ -165,6 +173,7 @@ func TestOAuthDovecot(t *testing.T) {
 			name = "auto"
 		}
 		t.Run(name+"/imap-good", func(t *testing.T) {
+			t.Parallel()
 			o := liveOpts(srv)
 			o.Mechanism = mech
 			rs, err := IMAPLogin(context.Background(), liveEP(t, srv.IMAPS, account.TLS), userCarol, Credential{AccessToken: goodToken}, o)
@@ -180,6 +189,7 @@ func TestOAuthDovecot(t *testing.T) {
 			}
 		})
 		t.Run(name+"/imap-bad", func(t *testing.T) {
+			t.Parallel()
 			o := liveOpts(srv)
 			o.Mechanism = mech
 			start := time.Now()
@@ -204,11 +214,13 @@ func TestOAuthDovecot(t *testing.T) {
 		})
 	}
 	t.Run("smtp-good", func(t *testing.T) {
+		t.Parallel()
 		if _, err := SMTPLogin(context.Background(), liveEP(t, srv.Submissions, account.TLS), userCarol, Credential{AccessToken: goodToken}, liveOpts(srv)); err != nil {
 			t.Fatalf("%v\n%s", err, srv.LogTail(8))
 		}
 	})
 	t.Run("smtp-bad", func(t *testing.T) {
+		t.Parallel()
 		_, err := SMTPLogin(context.Background(), liveEP(t, srv.Submission, account.StartTLS), userCarol, Credential{AccessToken: "ya29.revoked"}, liveOpts(srv))
 		var ae *AuthError
 		if !errors.As(err, &ae) {
@@ -222,6 +234,7 @@ func TestOAuthDovecot(t *testing.T) {
 		}
 	})
 	t.Run("password-user-has-no-token", func(t *testing.T) {
+		t.Parallel()
 		// A password account's name with a token the endpoint calls inactive.
 		_, err := IMAPLogin(context.Background(), liveEP(t, srv.IMAP, account.StartTLS), userAlice, Credential{AccessToken: "x"}, liveOpts(srv))
 		var ae *AuthError
@@ -232,6 +245,7 @@ func TestOAuthDovecot(t *testing.T) {
 }
 
 func TestTransportErrorsDovecot(t *testing.T) {
+	t.Parallel()
 	srv := dovecot(t)
 	o := liveOpts(srv)
 	o.Timeouts.Greeting = 400 * time.Millisecond
@@ -245,30 +259,31 @@ func TestTransportErrorsDovecot(t *testing.T) {
 	}{
 		{"imap tls on plain port", func() ([]Result, error) {
 			return IMAPLogin(context.Background(), liveEP(t, srv.IMAP, account.TLS), userAlice, Credential{Password: passAlice}, o)
-		}, CodeTLSOnPlainPort, CheckTLS, 3 * time.Second},
+		}, CodeTLSOnPlainPort, CheckTLS, 5 * time.Second},
 		{"smtp tls on plain port", func() ([]Result, error) {
 			return SMTPLogin(context.Background(), liveEP(t, srv.Submission, account.TLS), userAlice, Credential{Password: passAlice}, o)
-		}, CodeTLSOnPlainPort, CheckTLS, 3 * time.Second},
+		}, CodeTLSOnPlainPort, CheckTLS, 5 * time.Second},
 		{"imap starttls on tls port", func() ([]Result, error) {
 			return IMAPLogin(context.Background(), liveEP(t, srv.IMAPS, account.StartTLS), userAlice, Credential{Password: passAlice}, o)
-		}, CodePlainOnTLSPort, CheckIMAPGreeting, 3 * time.Second},
+		}, CodePlainOnTLSPort, CheckIMAPGreeting, 5 * time.Second},
 		{"smtp starttls on tls port", func() ([]Result, error) {
 			return SMTPLogin(context.Background(), liveEP(t, srv.Submissions, account.StartTLS), userAlice, Credential{Password: passAlice}, o)
-		}, CodePlainOnTLSPort, CheckSMTPGreeting, 3 * time.Second},
+		}, CodePlainOnTLSPort, CheckSMTPGreeting, 5 * time.Second},
 		{"unknown authority", func() ([]Result, error) {
-			o2 := *o
+			o2 := o
 			o2.RootCAs = x509.NewCertPool()
-			return IMAPLogin(context.Background(), liveEP(t, srv.IMAPS, account.TLS), userAlice, Credential{Password: passAlice}, &o2)
-		}, CodeX509UnknownAuthority, CheckTLS, 3 * time.Second},
+			return IMAPLogin(context.Background(), liveEP(t, srv.IMAPS, account.TLS), userAlice, Credential{Password: passAlice}, o2)
+		}, CodeX509UnknownAuthority, CheckTLS, 5 * time.Second},
 		{"name not in certificate", func() ([]Result, error) {
 			// Dial Dovecot under a name its certificate does not cover.
-			o2 := *o
+			o2 := o
 			o2.Dialer = redirectDialer(srv.IMAPS)
-			return IMAPLogin(context.Background(), account.Endpoint{Host: "imap.other.example", Port: 993, Security: account.TLS}, userAlice, Credential{Password: passAlice}, &o2)
-		}, CodeX509Hostname, CheckTLS, 3 * time.Second},
+			return IMAPLogin(context.Background(), account.Endpoint{Host: "imap.other.example", Port: 993, Security: account.TLS}, userAlice, Credential{Password: passAlice}, o2)
+		}, CodeX509Hostname, CheckTLS, 5 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			start := time.Now()
 			rs, err := tc.run()
 			elapsed := time.Since(start)
@@ -307,6 +322,7 @@ func redirectDialer(addr string) ContextDialer {
 // TestStoppedAndWrongCertDovecot uses a private server: it presents a
 // certificate for another name, then is stopped.
 func TestStoppedAndWrongCertDovecot(t *testing.T) {
+	t.Parallel()
 	srv := dovecottest.Start(t, dovecottest.Options{Users: map[string]string{userAlice: passAlice}})
 	// A second server from the same CA, presenting the wrong-name leaf.
 	wrong := dovecottest.Start(t, dovecottest.Options{PKI: srv.PKI, Cert: srv.PKI.WrongName})

@@ -17,6 +17,9 @@ import (
 
 const protoIMAP = "imap"
 
+// maxUntagged bounds the untagged responses kept per command.
+const maxUntagged = 1000
+
 // imapResponse is one parsed server response.
 type imapResponse struct {
 	// Tag is "*" (untagged), "+" (continuation) or a command tag.
@@ -177,7 +180,7 @@ type IMAPConn struct {
 // error the connection is closed and the error is a *ProtocolError. A
 // server that does not offer STARTTLS fails: nothing is sent in plaintext
 // but CAPABILITY and STARTTLS.
-func DialIMAP(ctx context.Context, ep account.Endpoint, opts *Options) (*IMAPConn, []Result, error) {
+func DialIMAP(ctx context.Context, ep account.Endpoint, opts Options) (*IMAPConn, []Result, error) {
 	o := opts.withDefaults()
 	if !ep.Security.Valid() {
 		err := &ProtocolError{Protocol: protoIMAP, Check: CheckTCP, Msg: fmt.Sprintf("unknown security mode %q (want tls or starttls)", ep.Security)}
@@ -218,7 +221,7 @@ func (ic *IMAPConn) fail(check string, start time.Time, msg string, err error, e
 // for. A timeout while waiting for a plaintext greeting is checked against
 // a TLS handshake on a second connection (plain_on_tls_port).
 func (ic *IMAPConn) ioFail(ctx context.Context, check string, start time.Time, what string, err error, seen []imapResponse) (Result, error) {
-	ev := transportEvidence(check, err)
+	ev := transportEvidence(ctx, check, err)
 	if ev.Code == CodeTimeout && check == CheckIMAPGreeting && ic.c.tls == nil && probeSpeaksTLS(ctx, ic.ep, ic.opts) {
 		ev.Code = CodePlainOnTLSPort
 	}
@@ -299,7 +302,7 @@ func (ic *IMAPConn) starttls(ctx context.Context) (Result, error) {
 	return res, err
 }
 
-// resultOf turns an error from a helper into a failed Result for check.
+// resultOf turns an error from a step function into a failed Result for check.
 func resultOf(err error, check string, start time.Time) Result {
 	res := Result{Name: check, Status: Fail, Duration: time.Since(start)}
 	var pe *ProtocolError
@@ -422,7 +425,11 @@ func (ic *IMAPConn) run(ctx context.Context, timeout time.Duration, check string
 				return fail("answering a continuation", err)
 			}
 		case "*":
-			untagged = append(untagged, r)
+			// Keep memory bounded against a flood: the first responses and
+			// any BYE are what matters.
+			if len(untagged) < maxUntagged || r.Status == "BYE" {
+				untagged = append(untagged, r)
+			}
 			if r.Status == "" && strings.HasPrefix(strings.ToUpper(r.Data), "CAPABILITY ") {
 				ic.caps = parseCaps(r.Data[len("CAPABILITY "):])
 			}
@@ -668,7 +675,7 @@ var imapChecks = []string{CheckTCP, CheckTLS, CheckIMAPGreeting, CheckIMAPCapabi
 // The error is nil when every check passed (warnings included), an
 // *AuthError when the server refused the credential, and a *ProtocolError
 // otherwise.
-func IMAPLogin(ctx context.Context, ep account.Endpoint, user string, cred Credential, opts *Options) ([]Result, error) {
+func IMAPLogin(ctx context.Context, ep account.Endpoint, user string, cred Credential, opts Options) ([]Result, error) {
 	ic, results, err := DialIMAP(ctx, ep, opts)
 	if err != nil {
 		return fillSkipped(results, imapChecks), err

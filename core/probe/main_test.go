@@ -70,8 +70,8 @@ func liveEP(t testing.TB, addr string, sec account.Security) account.Endpoint {
 }
 
 // testOpts trusts the server's CA and uses short timeouts.
-func liveOpts(srv *dovecottest.Server) *Options {
-	o := &Options{Timeouts: Timeouts{Dial: 3 * time.Second, TLS: 3 * time.Second, Greeting: 3 * time.Second, Command: 5 * time.Second, Auth: 10 * time.Second}}
+func liveOpts(srv *dovecottest.Server) Options {
+	o := Options{Timeouts: Timeouts{Dial: 3 * time.Second, TLS: 3 * time.Second, Greeting: 3 * time.Second, Command: 5 * time.Second, Auth: 10 * time.Second}}
 	if srv != nil {
 		o.RootCAs = srv.CAPool()
 	}

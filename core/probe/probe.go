@@ -155,6 +155,7 @@ func (c Credential) GoString() string { return "probe.Credential{" + c.String() 
 // server sent them.
 const (
 	CodeTimeout              = "timeout"
+	CodeCanceled             = "canceled" // the caller cancelled the check
 	CodeRefused              = "refused"
 	CodeDNS                  = "dns"
 	CodeUnreachable          = "unreachable"
@@ -191,6 +192,7 @@ type AuthError struct {
 	Evidence []cause.Evidence
 }
 
+// Error is "probe: PROTO: login refused: " and the server's sanitized text.
 func (e *AuthError) Error() string { return "probe: " + e.Protocol + ": login refused: " + e.Msg }
 
 // ProtocolError is any other failure of a check: the network, TLS, a
@@ -207,6 +209,7 @@ type ProtocolError struct {
 	Err error
 }
 
+// Error is "probe: PROTO: CHECK: " and a sanitized one-line message.
 func (e *ProtocolError) Error() string {
 	return "probe: " + e.Protocol + ": " + e.Check + ": " + e.Msg
 }

@@ -132,7 +132,7 @@ type SMTPConn struct {
 // "smtp.greeting" and, for STARTTLS, "smtp.starttls", in protocol order.
 // On error the connection is closed and the error is a *ProtocolError. A
 // server that does not offer STARTTLS fails.
-func DialSMTP(ctx context.Context, ep account.Endpoint, opts *Options) (*SMTPConn, []Result, error) {
+func DialSMTP(ctx context.Context, ep account.Endpoint, opts Options) (*SMTPConn, []Result, error) {
 	o := opts.withDefaults()
 	if !ep.Security.Valid() {
 		return nil, nil, &ProtocolError{Protocol: protoSMTP, Check: CheckTCP, Msg: fmt.Sprintf("unknown security mode %q (want tls or starttls)", ep.Security)}
@@ -190,7 +190,7 @@ func (sc *SMTPConn) reply(ctx context.Context, check, what string, start time.Ti
 		_, perr := sc.fail(check, start, what+": "+err.Error(), err, ev)
 		return r, perr
 	}
-	ev := transportEvidence(check, err)
+	ev := transportEvidence(ctx, check, err)
 	if ev.Code == CodeTimeout && check == CheckSMTPGreeting && sc.c.tls == nil && probeSpeaksTLS(ctx, sc.ep, sc.opts) {
 		ev.Code = CodePlainOnTLSPort
 	}
@@ -202,7 +202,7 @@ func (sc *SMTPConn) reply(ctx context.Context, check, what string, start time.Ti
 func (sc *SMTPConn) cmd(ctx context.Context, check, line string, timeout time.Duration, start time.Time) (smtpReply, error) {
 	sc.c.deadline(ctx, timeout)
 	if err := sc.c.write(line + "\r\n"); err != nil {
-		ev := transportEvidence(check, err)
+		ev := transportEvidence(ctx, check, err)
 		_, perr := sc.fail(check, start, "sending a command: "+describeCode(ev.Code, err), err, ev)
 		return smtpReply{}, perr
 	}
@@ -401,7 +401,7 @@ var (
 // sent. It returns one Result per check; checks after a failure are Skip.
 // The error is nil when every check passed, an *AuthError when the server
 // refused the credential, and a *ProtocolError otherwise.
-func SMTPLogin(ctx context.Context, ep account.Endpoint, user string, cred Credential, opts *Options) ([]Result, error) {
+func SMTPLogin(ctx context.Context, ep account.Endpoint, user string, cred Credential, opts Options) ([]Result, error) {
 	all := smtpChecksTLS
 	if ep.Security == account.StartTLS {
 		all = smtpChecksStartTLS

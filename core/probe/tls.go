@@ -36,7 +36,7 @@ func (c *conn) startTLS(ctx context.Context, proto string, ep account.Endpoint) 
 	err := tc.HandshakeContext(ctx)
 	res.Duration = time.Since(start)
 	if err != nil {
-		ev := transportEvidence(CheckTLS, err)
+		ev := transportEvidence(ctx, CheckTLS, err)
 		res.Status = Fail
 		res.Detail = detail("TLS handshake with " + ep.Addr() + ": " + describeCode(ev.Code, err))
 		res.Evidence = []cause.Evidence{ev}

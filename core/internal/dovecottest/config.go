@@ -3,8 +3,6 @@ package dovecottest
 import (
 	"fmt"
 	"strings"
-
-	"github.com/mailmend/mailmend/core/internal/testpki"
 )
 
 // config is what the generated dovecot.conf depends on.
@@ -43,6 +41,9 @@ func (c config) render() string {
 	w("ssl_key = <%s", c.KeyFile)
 	w("default_internal_user = %s", c.ID.internalUser)
 	w("default_login_user = %s", c.ID.loginUser)
+	if c.ID.internalGroup != "" {
+		w("default_internal_group = %s", c.ID.internalGroup)
+	}
 	w("first_valid_uid = %d", c.ID.mailUID)
 	w("last_valid_uid = %d", c.ID.mailUID)
 	w("first_valid_gid = %d", c.ID.mailGID)
@@ -67,7 +68,13 @@ func (c config) render() string {
 	w("  driver = static")
 	w("  args = uid=%d gid=%d home=%s/mail/%%u", c.ID.mailUID, c.ID.mailGID, c.Dir)
 	w("}")
+	// chroot needs root; without it the login processes stay unchrooted.
+	chroot := ""
+	if c.ID.internalGroup != "" {
+		chroot = "  chroot =\n"
+	}
 	w("service imap-login {")
+	b.WriteString(chroot)
 	w("  inet_listener imaps {")
 	w("    port = %d", c.Ports[0])
 	w("    ssl = yes")
@@ -77,6 +84,7 @@ func (c config) render() string {
 	w("  }")
 	w("}")
 	w("service submission-login {")
+	b.WriteString(chroot)
 	w("  inet_listener submissions {")
 	w("    port = %d", c.Ports[2])
 	w("    ssl = yes")
@@ -88,6 +96,7 @@ func (c config) render() string {
 	// Anvil's auth penalty delays every login from an address by up to 15 s
 	// after failures from it; tests fail logins on purpose.
 	w("service anvil {")
+	b.WriteString(chroot)
 	w("  unix_listener anvil-auth-penalty {")
 	w("    mode = 0")
 	w("  }")
@@ -102,7 +111,7 @@ func (c config) render() string {
 }
 
 // oauth2Config renders the args file of the oauth2 passdb.
-func oauth2Config(o Options, pki *testpki.Set) string {
+func oauth2Config(o Options, caFile string) string {
 	mode := o.OAuth2IntrospectionMode
 	if mode == "" {
 		mode = "post"
@@ -114,10 +123,6 @@ func oauth2Config(o Options, pki *testpki.Set) string {
 	active := o.OAuth2ActiveAttribute
 	if active == "" {
 		active = "active"
-	}
-	caFile := o.OAuth2CAFile
-	if caFile == "" {
-		caFile = pki.CertFile
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "introspection_url = %s\n", o.OAuth2IntrospectionURL)

@@ -202,6 +202,7 @@ func findBinary() (string, error) {
 // identity is who Dovecot's processes and mailboxes run as.
 type identity struct {
 	internalUser, loginUser string
+	internalGroup           string // empty: Dovecot's default ("dovecot")
 	mailUID, mailGID        int
 }
 
@@ -227,7 +228,11 @@ func currentIdentity() (identity, error) {
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	return identity{internalUser: u.Username, loginUser: u.Username, mailUID: uid, mailGID: gid}, nil
+	g, err := user.LookupGroupId(u.Gid)
+	if err != nil {
+		return identity{}, fmt.Errorf("group of the current user: %w", err)
+	}
+	return identity{internalUser: u.Username, loginUser: u.Username, internalGroup: g.Name, mailUID: uid, mailGID: gid}, nil
 }
 
 func launch(bin string, opts Options) (*Server, error) {
@@ -324,8 +329,22 @@ func launchOnce(bin string, opts Options) (s *Server, err error) {
 		CertFile: cert.CertFile, KeyFile: cert.KeyFile,
 	}
 	if opts.OAuth2IntrospectionURL != "" {
+		// The auth process runs unprivileged and may not reach the caller's
+		// CA file (t.TempDir() is 0700): give it a copy of its own.
+		caSrc := opts.OAuth2CAFile
+		if caSrc == "" {
+			caSrc = pki.CertFile
+		}
+		ca, err := os.ReadFile(caSrc)
+		if err != nil {
+			return nil, fmt.Errorf("read OAuth2 CA file: %w", err)
+		}
+		caFile := filepath.Join(dir, "oauth2-ca.pem")
+		if err := os.WriteFile(caFile, ca, 0o644); err != nil {
+			return nil, err
+		}
 		oauthConf := filepath.Join(dir, "oauth2.conf.ext")
-		if err := os.WriteFile(oauthConf, []byte(oauth2Config(opts, pki)), 0o644); err != nil {
+		if err := os.WriteFile(oauthConf, []byte(oauth2Config(opts, caFile)), 0o644); err != nil {
 			return nil, err
 		}
 		conf.OAuth2Conf = oauthConf
@@ -383,6 +402,11 @@ func (s *Server) waitReady(deadline time.Time) error {
 			}
 			if time.Now().After(deadline) {
 				return fmt.Errorf("dovecot did not greet on %s within %v", c.addr, StartTimeout)
+			}
+			// A service that cannot start is retried with growing delays;
+			// do not wait for that.
+			if strings.Contains(s.LogTail(20), "Fatal:") {
+				return errors.New("a dovecot service failed to start")
 			}
 			if greets(c.addr, c.want) {
 				break
@@ -572,7 +596,7 @@ func (s *Server) Stop() error {
 }
 
 // StopGrace is how long Stop waits after SIGTERM before it kills.
-const StopGrace = time.Second
+const StopGrace = 500 * time.Millisecond
 
 // Close stops the server and removes its directory.
 func (s *Server) Close() error {

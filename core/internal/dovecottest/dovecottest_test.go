@@ -11,8 +11,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/mailmend/mailmend/core/internal/testpki"
 )
 
 // session is a minimal IMAP line client, enough to check the harness
@@ -76,6 +79,7 @@ func clientTLS(s *Server) *tls.Config {
 }
 
 func TestServerPasswordLogins(t *testing.T) {
+	t.Parallel()
 	srv := Start(t, Options{Users: map[string]string{"alice@mailmend.test": `pa ss"\w`}})
 	t.Logf("dovecot started in %v", srv.StartDuration)
 
@@ -122,6 +126,7 @@ func TestServerPasswordLogins(t *testing.T) {
 }
 
 func TestSubmissionListeners(t *testing.T) {
+	t.Parallel()
 	srv := Start(t, Options{Users: map[string]string{"bob": "pw"}})
 	for _, tc := range []struct {
 		addr string
@@ -175,6 +180,7 @@ func TestSubmissionListeners(t *testing.T) {
 }
 
 func TestStopRefuses(t *testing.T) {
+	t.Parallel()
 	srv := Start(t, Options{})
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
@@ -191,56 +197,95 @@ func TestStopRefuses(t *testing.T) {
 }
 
 func TestOAuth2Introspection(t *testing.T) {
-	var forms []string
-	intro := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		tok := r.PostForm.Get("token")
-		forms = append(forms, r.Method)
-		w.Header().Set("Content-Type", "application/json")
-		if tok == "good-token" {
-			_ = json.NewEncoder(w).Encode(map[string]any{"active": true, "username": "carol@mailmend.test"})
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"active": false})
-	}))
-	defer intro.Close()
-	srv := Start(t, Options{OAuth2IntrospectionURL: intro.URL + "/introspect"})
-
-	xoauth := func(tok string) string {
-		return base64.StdEncoding.EncodeToString([]byte("user=carol@mailmend.test\x01auth=Bearer " + tok + "\x01\x01"))
-	}
-	s := dialIMAP(t, srv.IMAPS, clientTLS(srv))
-	// Bad token: Dovecot answers with a base64 JSON challenge that must be
-	// acknowledged with an empty line before the tagged NO.
-	fmt.Fprintf(s.conn, "x1 AUTHENTICATE XOAUTH2 %s\r\n", xoauth("bad-token"))
-	ch := s.line()
-	if !strings.HasPrefix(ch, "+ ") {
-		t.Fatalf("bad token: want a challenge, got %q\n%s", ch, srv.LogTail(10))
-	}
-	js, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(ch, "+ "))
-	if err != nil || !strings.Contains(string(js), `"status"`) {
-		t.Errorf("challenge %q does not decode to JSON: %v", js, err)
-	}
-	fmt.Fprintf(s.conn, "\r\n")
-	if l := s.line(); !strings.HasPrefix(l, "x1 NO") {
-		t.Errorf("bad token: %q", l)
-	}
-	fmt.Fprintf(s.conn, "x2 AUTHENTICATE XOAUTH2 %s\r\n", xoauth("good-token"))
-	for {
-		l := s.line()
-		if strings.HasPrefix(l, "x2 ") {
-			if !strings.HasPrefix(l, "x2 OK") {
-				t.Errorf("good token: %q\n%s", l, srv.LogTail(10))
+	t.Parallel()
+	for _, variant := range []string{"post", "get", "https"} {
+		t.Run(variant, func(t *testing.T) {
+			t.Parallel()
+			mode := variant
+			var pki *testpki.Set
+			if variant == "https" {
+				// Dovecot must verify the endpoint against the harness CA.
+				mode = "post"
+				var err error
+				if pki, err = testpki.New(t.TempDir()); err != nil {
+					t.Fatal(err)
+				}
 			}
-			break
-		}
-	}
-	if len(forms) != 2 || forms[0] != http.MethodPost {
-		t.Errorf("introspection requests: %v", forms)
+			var mu sync.Mutex
+			var methods []string
+			intro := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_ = r.ParseForm()
+				tok := r.PostForm.Get("token")
+				if mode == "get" {
+					tok = r.URL.Query().Get("access_token")
+				}
+				mu.Lock()
+				methods = append(methods, r.Method)
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				if tok == "good-token" {
+					_ = json.NewEncoder(w).Encode(map[string]any{"active": true, "username": "carol@mailmend.test"})
+					return
+				}
+				_ = json.NewEncoder(w).Encode(map[string]any{"active": false})
+			}))
+			if pki != nil {
+				intro.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Server.TLS}}
+				intro.StartTLS()
+			} else {
+				intro.Start()
+			}
+			defer intro.Close()
+			url := intro.URL + "/introspect"
+			if mode == "get" {
+				url += "?access_token="
+			}
+			srv := Start(t, Options{OAuth2IntrospectionURL: url, OAuth2IntrospectionMode: mode, PKI: pki})
+
+			xoauth := func(tok string) string {
+				return base64.StdEncoding.EncodeToString([]byte("user=carol@mailmend.test\x01auth=Bearer " + tok + "\x01\x01"))
+			}
+			s := dialIMAP(t, srv.IMAPS, clientTLS(srv))
+			// Bad token: Dovecot answers with a base64 JSON challenge that must
+			// be acknowledged with an empty line before the tagged NO.
+			fmt.Fprintf(s.conn, "x1 AUTHENTICATE XOAUTH2 %s\r\n", xoauth("bad-token"))
+			ch := s.line()
+			if !strings.HasPrefix(ch, "+ ") {
+				t.Fatalf("bad token: want a challenge, got %q\n%s", ch, srv.LogTail(10))
+			}
+			js, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(ch, "+ "))
+			if err != nil || !strings.Contains(string(js), `"status"`) {
+				t.Errorf("challenge %q does not decode to JSON: %v", js, err)
+			}
+			fmt.Fprintf(s.conn, "\r\n")
+			if l := s.line(); !strings.HasPrefix(l, "x1 NO") {
+				t.Errorf("bad token: %q", l)
+			}
+			fmt.Fprintf(s.conn, "x2 AUTHENTICATE XOAUTH2 %s\r\n", xoauth("good-token"))
+			for {
+				l := s.line()
+				if strings.HasPrefix(l, "x2 ") {
+					if !strings.HasPrefix(l, "x2 OK") {
+						t.Errorf("good token: %q\n%s", l, srv.LogTail(10))
+					}
+					break
+				}
+			}
+			want := http.MethodPost
+			if mode == "get" {
+				want = http.MethodGet
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(methods) != 2 || methods[0] != want || methods[1] != want {
+				t.Errorf("introspection requests: %v, want 2x %s", methods, want)
+			}
+		})
 	}
 }
 
 func TestSharedStartsOnce(t *testing.T) {
+	t.Parallel()
 	var sh Shared
 	a := sh.Get(t)
 	b := sh.Get(t)

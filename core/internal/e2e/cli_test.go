@@ -30,7 +30,7 @@ var binary struct {
 }
 
 // mailmendBin builds the binary once per test run.
-func mailmendBin(t *testing.T) string {
+func mailmendBin(t testing.TB) string {
 	t.Helper()
 	binary.once.Do(func() {
 		dir, err := os.MkdirTemp("", "mailmend-bin-")
@@ -51,7 +51,7 @@ func mailmendBin(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := keyringtest.Main(m)
 	if binary.path != "" {
 		os.RemoveAll(filepath.Dir(binary.path))
 	}
@@ -64,7 +64,9 @@ type sandboxHome struct {
 	env []string
 }
 
-func newHome(t *testing.T, extra ...string) *sandboxHome {
+func newHome(t *testing.T, extra ...string) *sandboxHome { return newHomeTB(t, extra...) }
+
+func newHomeTB(t testing.TB, extra ...string) *sandboxHome {
 	t.Helper()
 	dir := t.TempDir()
 	h := &sandboxHome{dir: dir}
@@ -88,7 +90,7 @@ type result struct {
 }
 
 // run executes the binary with the home's environment.
-func (h *sandboxHome) run(t *testing.T, stdin string, args ...string) result {
+func (h *sandboxHome) run(t testing.TB, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -135,7 +137,7 @@ func randomSecret(t *testing.T) string {
 	return "pw-" + hex.EncodeToString(b)
 }
 
-func (h *sandboxHome) list(t *testing.T) []listAccountJSON {
+func (h *sandboxHome) list(t testing.TB) []listAccountJSON {
 	t.Helper()
 	r := h.run(t, "", "list", "--json")
 	if r.code != 0 {
