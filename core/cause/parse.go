@@ -3,7 +3,6 @@ package cause
 import (
 	"encoding/base64"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -29,12 +28,12 @@ func Explain(text, provider string) Diagnosis {
 }
 
 var (
-	reErrField  = regexp.MustCompile(`(?i)["']?\b(?:error|errorcode|error_code)\b["']?\s*[:=]\s*["']([a-z_]{3,40})["']`)
-	reDescField = regexp.MustCompile(`(?is)["']?\b(?:error_?description|errormessage|error_message)\b["']?\s*[:=]\s*["'](.*?)(?:["']\s*(?:[,}\]]|$)|$)`)
-	reBase64    = regexp.MustCompile(`[A-Za-z0-9+/_-]{20,}={0,2}`)
-	reTagged    = regexp.MustCompile(`(?i)^(?:s:\s*)?[a-z0-9.*]+ (?:no|bad|bye)\b`)
-	reSMTPLead  = regexp.MustCompile(`^(?:s:\s*|server -> client:\s*)?([2-5]\d\d)[ -]`)
-	reHTTPErr   = regexp.MustCompile(`(?i)(?:http error|status(?: code)?|code|http/\d(?:\.\d)?)[:= ]+"?([1-5]\d\d)\b`)
+	reErrField  = lazy(`(?i)["']?\b(?:error|errorcode|error_code)\b["']?\s*[:=]\s*["']([a-z_]{3,40})["']`)
+	reDescField = lazy(`(?is)["']?\b(?:error_?description|errormessage|error_message)\b["']?\s*[:=]\s*["'](.*?)(?:["']\s*(?:[,}\]]|$)|$)`)
+	reBase64    = lazy(`[A-Za-z0-9+/_-]{20,}={0,2}`)
+	reTagged    = lazy(`(?i)^(?:s:\s*)?[a-z0-9.*]+ (?:no|bad|bye)\b`)
+	reSMTPLead  = lazy(`^(?:s:\s*|server -> client:\s*)?([2-5]\d\d)[ -]`)
+	reHTTPErr   = lazy(`(?i)(?:http error|status(?: code)?|code|http/\d(?:\.\d)?)[:= ]+"?([1-5]\d\d)\b`)
 )
 
 // ParseText extracts evidence from arbitrary text: OAuth error bodies (JSON,
@@ -71,11 +70,11 @@ func ParseText(s string, provider string) []Evidence {
 	// 1. OAuth: error fields, descriptions, AADSTS numbers.
 	nums := aadstsNumbers(n)
 	errField := ""
-	if m := reErrField.FindStringSubmatch(n); m != nil {
+	if m := reErrField.get().FindStringSubmatch(n); m != nil {
 		errField = strings.ToLower(m[1])
 	}
 	bare := ""
-	if m := reOAuthError.FindStringSubmatch(low); m != nil {
+	if m := reOAuthError.get().FindStringSubmatch(low); m != nil {
 		bare = m[1]
 	}
 	if len(nums) > 0 || errField != "" || bare != "" {
@@ -99,19 +98,19 @@ func ParseText(s string, provider string) []Evidence {
 		if errField != "" && errField != strings.ToLower(e.Code) {
 			parts = append(parts, errField+":")
 		}
-		if m := reDescField.FindStringSubmatch(n); m != nil && strings.TrimSpace(m[1]) != "" {
+		if m := reDescField.get().FindStringSubmatch(n); m != nil && strings.TrimSpace(m[1]) != "" {
 			parts = append(parts, cleanDesc(m[1]))
 		}
 		for i, l := range lines {
 			ll := strings.ToLower(l)
-			if reAADSTS.MatchString(l) || reOAuthError.MatchString(ll) || reErrField.MatchString(l) ||
-				reDescField.MatchString(l) || strings.Contains(ll, "error_codes") {
+			if reAADSTS.get().MatchString(l) || reOAuthError.get().MatchString(ll) || reErrField.get().MatchString(l) ||
+				reDescField.get().MatchString(l) || strings.Contains(ll, "error_codes") {
 				oauthLine[i] = true
 				if len(parts) == 0 || (len(parts) == 1 && strings.HasSuffix(parts[0], ":")) {
 					parts = append(parts, cleanDesc(l))
 					// Google's error pages put the explanation on the
 					// next line ("Error 400: invalid_request\n...").
-					if i+1 < len(lines) && strings.TrimSpace(lines[i+1]) != "" && !reOAuthError.MatchString(strings.ToLower(lines[i+1])) {
+					if i+1 < len(lines) && strings.TrimSpace(lines[i+1]) != "" && !reOAuthError.get().MatchString(strings.ToLower(lines[i+1])) {
 						parts = append(parts, cleanDesc(lines[i+1]))
 					}
 				}
@@ -124,7 +123,7 @@ func ParseText(s string, provider string) []Evidence {
 			}
 		}
 		e.Text = strings.Join(parts, " ")
-		if m := reHTTPErr.FindStringSubmatch(n); m != nil {
+		if m := reHTTPErr.get().FindStringSubmatch(n); m != nil {
 			e.HTTPStatus, _ = strconv.Atoi(m[1])
 		}
 		addEv(e)
@@ -196,17 +195,17 @@ func lineEvidence(l string, defKind Kind) Evidence {
 	if tc := transportClass(low); tc != "" {
 		return Evidence{Kind: KindTransport, Code: tc, Text: t}
 	}
-	if m := reSMTPReply.FindStringSubmatch(t); m != nil {
+	if m := reSMTPReply.get().FindStringSubmatch(t); m != nil {
 		return Evidence{Kind: KindSMTP, Code: m[1] + " " + m[2], Text: t}
 	}
-	if m := reSMTPLead.FindStringSubmatch(t); m != nil {
+	if m := reSMTPLead.get().FindStringSubmatch(t); m != nil {
 		return Evidence{Kind: KindSMTP, Code: m[1], Text: t}
 	}
-	if m := reEnhanced.FindStringSubmatch(t); m != nil {
+	if m := reEnhanced.get().FindStringSubmatch(t); m != nil {
 		return Evidence{Kind: KindSMTP, Code: m[1], Text: t}
 	}
 	code := ""
-	for _, m := range reIMAPCode.FindAllStringSubmatch(t, -1) {
+	for _, m := range reIMAPCode.get().FindAllStringSubmatch(t, -1) {
 		if code == "" || code == "ALERT" || code == "WEBALERT" {
 			code = m[1]
 		}
@@ -214,7 +213,7 @@ func lineEvidence(l string, defKind Kind) Evidence {
 	if code == "" && strings.Contains(low, "authenticationfailed") {
 		code = "AUTHENTICATIONFAILED"
 	}
-	if code != "" || reTagged.MatchString(t) || strings.Contains(low, "imap") {
+	if code != "" || reTagged.get().MatchString(t) || strings.Contains(low, "imap") {
 		return Evidence{Kind: KindIMAP, Code: code, Text: t}
 	}
 	return Evidence{Kind: defKind, Text: t}
@@ -263,17 +262,17 @@ func transportClass(low string) string {
 // base64 tokens that decode to {"status":...} and plain ones.
 func challenges(s string) []string {
 	var out []string
-	for _, tok := range reBase64.FindAllString(s, 64) {
+	for _, tok := range reBase64.get().FindAllString(s, 64) {
 		d, ok := decodeB64(tok)
 		if !ok {
 			continue
 		}
-		if reChallenge.MatchString(strings.ToLower(d)) {
+		if reChallenge.get().MatchString(strings.ToLower(d)) {
 			out = append(out, strings.TrimSpace(d))
 		}
 	}
 	low := strings.ToLower(s)
-	if loc := reChallenge.FindStringIndex(low); loc != nil {
+	if loc := reChallenge.get().FindStringIndex(low); loc != nil {
 		start := strings.LastIndex(s[:loc[0]], "{")
 		end := strings.Index(s[loc[0]:], "}")
 		if start >= 0 && end >= 0 {
@@ -313,7 +312,7 @@ func withDecodedChallenges(s string) string {
 		return s
 	}
 	var extra []string
-	for _, tok := range reBase64.FindAllString(s, 16) {
+	for _, tok := range reBase64.get().FindAllString(s, 16) {
 		if d, ok := decodeB64(tok); ok && strings.Contains(d, "status") {
 			extra = append(extra, d)
 		}

@@ -64,29 +64,29 @@ func (v *view) has(subs ...string) bool {
 }
 
 var (
-	reAADSTS     = regexp.MustCompile(`(?i)AADSTS(\d{4,8})`)
-	reErrorCodes = regexp.MustCompile(`(?i)"?error_?codes"?\s*[:=]\s*\[([\d,\s]+)\]`)
-	reErrorNo    = regexp.MustCompile(`(?i)"?error_?no"?\s*[:=]\s*(\d{5,8})`)
-	reErrorURI   = regexp.MustCompile(`(?i)/error\?code=(\d{4,8})`)
+	reAADSTS     = lazy(`(?i)AADSTS(\d{4,8})`)
+	reErrorCodes = lazy(`(?i)"?error_?codes"?\s*[:=]\s*\[([\d,\s]+)\]`)
+	reErrorNo    = lazy(`(?i)"?error_?no"?\s*[:=]\s*(\d{5,8})`)
+	reErrorURI   = lazy(`(?i)/error\?code=(\d{4,8})`)
 
-	reOAuthError = regexp.MustCompile(`(?i)(?:^|[^a-z_])(invalid_grant|invalid_client|unauthorized_client|invalid_scope|insufficient_scope|invalid_token|access_denied|interaction_required|login_required|consent_required|admin_policy_enforced|policy_enforced|org_internal|deleted_client|disabled_client|redirect_uri_mismatch|temporarily_unavailable|server_error|expired_token|slow_down|invalid_request|unsupported_grant_type)(?:[^a-z_]|$)`)
+	reOAuthError = lazy(`(?i)(?:^|[^a-z_])(invalid_grant|invalid_client|unauthorized_client|invalid_scope|insufficient_scope|invalid_token|access_denied|interaction_required|login_required|consent_required|admin_policy_enforced|policy_enforced|org_internal|deleted_client|disabled_client|redirect_uri_mismatch|temporarily_unavailable|server_error|expired_token|slow_down|invalid_request|unsupported_grant_type)(?:[^a-z_]|$)`)
 
-	reSMTPReply = regexp.MustCompile(`(?:^|[^\d.])([2-5]\d\d)[ -]([245]\.\d{1,3}\.\d{1,3})(?:[^\d.]|$)`)
-	reEnhanced  = regexp.MustCompile(`(?:^|[^\d.])([245]\.\d{1,3}\.\d{1,3})(?:[^\d.]|$)`)
-	reBareReply = regexp.MustCompile(`(?:^|[^\d.])(4[25]\d|5[035]\d)(?: |-|$)`)
+	reSMTPReply = lazy(`(?:^|[^\d.])([2-5]\d\d)[ -]([245]\.\d{1,3}\.\d{1,3})(?:[^\d.]|$)`)
+	reEnhanced  = lazy(`(?:^|[^\d.])([245]\.\d{1,3}\.\d{1,3})(?:[^\d.]|$)`)
+	reBareReply = lazy(`(?:^|[^\d.])(4[25]\d|5[035]\d)(?: |-|$)`)
 
-	reIMAPCode = regexp.MustCompile(`\[([A-Z][A-Z-]{2,})(?:[ \]])`)
+	reIMAPCode = lazy(`\[([A-Z][A-Z-]{2,})(?:[ \]])`)
 
-	reProtoOff    = regexp.MustCompile(`\b(imap|pop3?|smtp)\b(?: access| auth(?:entication)?| login)?(?: is| has been| was)? ?(?:disabled|not enabled|turned off|not allowed|not permitted)`)
-	reProtoOff2   = regexp.MustCompile(`(?:not enabled|disabled|enable) (?:for|to use|the)? ?(?:imap|pop3?|smtp)\b`)
-	reAccountOff  = regexp.MustCompile(`\b(?:user )?account (?:is |has been |was )?(?:temporarily )?(?:disabled|suspended|locked|blocked|deleted|restricted)`)
-	reExplicitPw  = regexp.MustCompile(`incorrect (?:user ?name|user id|username or password|password)|username and password not accepted|wrong password|password (?:is )?(?:incorrect|wrong|invalid)|invalid (?:user ?name|user) or password|bad password|credentials were incorrect|invalid password`)
-	reGenericPw   = regexp.MustCompile(`authenticationfailed|authentication failed|authentication unsuccessful|invalid credentials|login failed|authenticate failed|auth(?:entication)? fail|login incorrect|authentication credentials invalid|invalidcredentials|login denied|logon failure|credential/login error|bad credentials|badcredentials`)
-	reTooManyAuth = regexp.MustCompile(`too many (?:bad|failed|invalid|unsuccessful|incorrect) (?:auth|login|logon|sign[- ]?in|password)`)
-	reRate        = regexp.MustCompile(`too many (?:simultaneous |concurrent |open )?(?:connections|requests|login attempts|logins|attempts|sessions)|rate ?limit|ratelimit|throttl|quota exceeded|exceeded command or bandwidth|sending limit|limit exceeded|maximum number of connections|connection limit`)
-	reHTTPStatus  = regexp.MustCompile(`(?i)(?:http(?:/\d(?:\.\d)?)?|status(?: code)?|code|http error)[ :=]*"?([1-5]\d\d)\b`)
-	reAged        = regexp.MustCompile(`refresh token (?:has )?expired|expired due to inactivity|was inactive for|maximum allowed lifetime|token (?:has )?aged out`)
-	reTesting     = regexp.MustCompile(`publishing status[": ]*testing|has not completed the google verification process|being tested,? and can only be accessed|developer-approved testers|app (?:is )?(?:still )?in testing|in "testing" mode|testing mode[^.]{0,60}7 days|(?:expire|expires|dies|revoked) after (?:7|seven) days`)
+	reProtoOff    = lazy(`\b(imap|pop3?|smtp)\b(?: access| auth(?:entication)?| login)?(?: is| has been| was)? ?(?:disabled|not enabled|turned off|not allowed|not permitted)`)
+	reProtoOff2   = lazy(`(?:not enabled|disabled|enable) (?:for|to use|the)? ?(?:imap|pop3?|smtp)\b`)
+	reAccountOff  = lazy(`\b(?:user )?account (?:is |has been |was )?(?:temporarily )?(?:disabled|suspended|locked|blocked|deleted|restricted)`)
+	reExplicitPw  = lazy(`incorrect (?:user ?name|user id|username or password|password)|username and password not accepted|wrong password|password (?:is )?(?:incorrect|wrong|invalid)|invalid (?:user ?name|user) or password|bad password|credentials were incorrect|invalid password`)
+	reGenericPw   = lazy(`authenticationfailed|authentication failed|authentication unsuccessful|invalid credentials|login failed|authenticate failed|auth(?:entication)? fail|login incorrect|authentication credentials invalid|invalidcredentials|login denied|logon failure|credential/login error|bad credentials|badcredentials`)
+	reTooManyAuth = lazy(`too many (?:bad|failed|invalid|unsuccessful|incorrect) (?:auth|login|logon|sign[- ]?in|password)`)
+	reRate        = lazy(`too many (?:simultaneous |concurrent |open )?(?:connections|requests|login attempts|logins|attempts|sessions)|rate ?limit|ratelimit|throttl|quota exceeded|exceeded command or bandwidth|sending limit|limit exceeded|maximum number of connections|connection limit`)
+	reHTTPStatus  = lazy(`(?i)(?:http(?:/\d(?:\.\d)?)?|status(?: code)?|code|http error)[ :=]*"?([1-5]\d\d)\b`)
+	reAged        = lazy(`refresh token (?:has )?expired|expired due to inactivity|was inactive for|maximum allowed lifetime|token (?:has )?aged out`)
+	reTesting     = lazy(`publishing status[": ]*testing|has not completed the google verification process|being tested,? and can only be accessed|developer-approved testers|app (?:is )?(?:still )?in testing|in "testing" mode|testing mode[^.]{0,60}7 days|(?:expire|expires|dies|revoked) after (?:7|seven) days`)
 )
 
 // knownHosts are published mail and identity hosts of the built-in
@@ -191,15 +191,15 @@ func aadstsNumbers(s string) []int {
 		seen[v] = true
 		out = append(out, v)
 	}
-	for _, m := range reAADSTS.FindAllStringSubmatch(s, -1) {
+	for _, m := range reAADSTS.get().FindAllStringSubmatch(s, -1) {
 		add(m[1])
 	}
-	for _, m := range reErrorCodes.FindAllStringSubmatch(s, -1) {
+	for _, m := range reErrorCodes.get().FindAllStringSubmatch(s, -1) {
 		for _, n := range strings.Split(m[1], ",") {
 			add(n)
 		}
 	}
-	for _, re := range []*regexp.Regexp{reErrorNo, reErrorURI} {
+	for _, re := range []*regexp.Regexp{reErrorNo.get(), reErrorURI.get()} {
 		for _, m := range re.FindAllStringSubmatch(s, -1) {
 			add(m[1])
 		}
@@ -257,7 +257,7 @@ func textRules(v *view, add func(signal)) {
 		"answer/185833", "app-specific password required"):
 		t(sig(AppPasswordRequired, explicit))
 	}
-	if reTesting.MatchString(v.low) {
+	if reTesting.get().MatchString(v.low) {
 		t(sig(OAuthAppInTesting, explicit))
 	}
 	if v.has("[webalert", "web login required", "accounts.google.com/signin/continue", "weblogininterrupted", "p=weblogin") {
@@ -271,7 +271,7 @@ func textRules(v *view, add func(signal)) {
 	}
 	if v.has("smtpclientauthentication is disabled", "smtp client authentication is disabled", "smtp_auth_disabled") {
 		t(sig(ProtocolDisabled, explicit, BasicAuthDisabled))
-	} else if reProtoOff.MatchString(v.low) || reProtoOff2.MatchString(v.low) ||
+	} else if reProtoOff.get().MatchString(v.low) || reProtoOff2.get().MatchString(v.low) ||
 		v.has("does not have access rights to this service", "not enabled for imap", "not enabled for pop",
 			"imap access for this account is disabled") {
 		alts := []ID{}
@@ -294,7 +294,7 @@ func textRules(v *view, add func(signal)) {
 		"sign-in attempt was blocked", "temporarily restricted", "suspects it may have been hacked", "has been hacked",
 		"locked by your organization", "account is locked", "account has been locked"):
 		t(sig(AccountBlocked, explicit, BasicAuthDisabled))
-	case reAccountOff.MatchString(v.low), v.has("account has been deleted", "account deleted", "user not found or disabled"):
+	case reAccountOff.get().MatchString(v.low), v.has("account has been deleted", "account deleted", "user not found or disabled"):
 		t(sig(AccountBlocked, specific))
 	}
 	switch {
@@ -332,7 +332,7 @@ func textRules(v *view, add func(signal)) {
 	if v.has("needs admin approval", "admin approval", "administrator must grant", "admin consent", "need admin", "needs permission to access resources in your organization") {
 		t(sig(ConsentRequired, explicit))
 	}
-	if reAged.MatchString(v.low) {
+	if reAged.get().MatchString(v.low) {
 		t(sig(TokenExpired, specific, AccessRevoked))
 	}
 	if v.has("token has been revoked", "access was revoked", "has been revoked by the user", "token revoked", "grant was revoked") && !v.has("expired or revoked") {
@@ -343,7 +343,7 @@ func textRules(v *view, add func(signal)) {
 // oauthRules: the OAuth `error` field and Google's descriptions.
 func oauthRules(v *view, add func(signal)) {
 	errs := map[string]bool{}
-	for _, m := range reOAuthError.FindAllStringSubmatch(v.low, -1) {
+	for _, m := range reOAuthError.get().FindAllStringSubmatch(v.low, -1) {
 		errs[m[1]] = true
 	}
 	if c := strings.ToLower(strings.TrimSpace(v.code)); c != "" {
@@ -431,14 +431,14 @@ func oauthRules(v *view, add func(signal)) {
 // imapRules: IMAP response codes (RFC 5530) and well-known server texts.
 func imapRules(v *view, add func(signal)) {
 	codes := map[string]bool{}
-	for _, m := range reIMAPCode.FindAllStringSubmatch(v.raw, -1) {
+	for _, m := range reIMAPCode.get().FindAllStringSubmatch(v.raw, -1) {
 		codes[m[1]] = true
 	}
 	if v.kind == KindIMAP && v.code != "" {
 		codes[strings.Trim(strings.ToUpper(v.code), "[] ")] = true
 	}
 	if codes["UNAVAILABLE"] {
-		if reRate.MatchString(v.low) || v.has("connections", "exceeded") {
+		if reRate.get().MatchString(v.low) || v.has("connections", "exceeded") {
 			add(sig(RateLimited, explicit))
 		} else {
 			add(sig(ProviderUnavailable, specific, RateLimited))
@@ -493,10 +493,10 @@ func imapRules(v *view, add func(signal)) {
 	}
 }
 
-var reChallenge = regexp.MustCompile(`"status"\s*:\s*"([^"]{1,40})"\s*,\s*"(?:schemes|scope)"`)
+var reChallenge = lazy(`"status"\s*:\s*"([^"]{1,40})"\s*,\s*"(?:schemes|scope)"`)
 
 func challengeStatus(low string) string {
-	m := reChallenge.FindStringSubmatch(low)
+	m := reChallenge.get().FindStringSubmatch(low)
 	if m == nil {
 		return ""
 	}
@@ -514,11 +514,11 @@ func challengeStatus(low string) string {
 func smtpRules(v *view, add func(signal)) {
 	enh := map[string]bool{}
 	basic := map[string]bool{}
-	for _, m := range reSMTPReply.FindAllStringSubmatch(v.raw, -1) {
+	for _, m := range reSMTPReply.get().FindAllStringSubmatch(v.raw, -1) {
 		basic[m[1]] = true
 		enh[m[2]] = true
 	}
-	for _, m := range reEnhanced.FindAllStringSubmatch(v.raw, -1) {
+	for _, m := range reEnhanced.get().FindAllStringSubmatch(v.raw, -1) {
 		enh[m[1]] = true
 	}
 	if v.kind == KindSMTP {
@@ -575,7 +575,7 @@ func smtpRules(v *view, add func(signal)) {
 	}
 	if transient {
 		switch {
-		case reRate.MatchString(v.low) || reTooManyAuth.MatchString(v.low) || v.has("try again later, closing connection"):
+		case reRate.get().MatchString(v.low) || reTooManyAuth.get().MatchString(v.low) || v.has("try again later, closing connection"):
 			// credentialRules and httpRules handle rate texts.
 		case v.has("temporary", "temporarily", "service not available", "unavailable", "try again later", "system problem", "resources"):
 			add(sig(ProviderUnavailable, specific, RateLimited))
@@ -588,7 +588,7 @@ func smtpRules(v *view, add func(signal)) {
 // credentialRules: a rejected credential, explicit or generic, and failed-
 // login throttling.
 func credentialRules(v *view, add func(signal)) {
-	if reTooManyAuth.MatchString(v.low) || v.has("too many login failures", "too many authentication failures") {
+	if reTooManyAuth.get().MatchString(v.low) || v.has("too many login failures", "too many authentication failures") {
 		if appPasswordOnly[v.provider] {
 			c, alts := passwordDefault(v)
 			s := sig(c, specific, append(alts, RateLimited)...)
@@ -599,23 +599,23 @@ func credentialRules(v *view, add func(signal)) {
 		}
 		return
 	}
-	if reExplicitPw.MatchString(v.low) {
+	if reExplicitPw.get().MatchString(v.low) {
 		add(sig(WrongPassword, explicit, AppPasswordRequired))
 		return
 	}
 	smtpAuth := false
-	for _, m := range reSMTPReply.FindAllStringSubmatch(v.raw, -1) {
+	for _, m := range reSMTPReply.get().FindAllStringSubmatch(v.raw, -1) {
 		if m[1] == "535" || m[2] == "5.7.8" || m[2] == "5.7.3" || m[2] == "5.7.0" && m[1] == "535" {
 			smtpAuth = true
 		}
 	}
-	if !smtpAuth && reBareReply.MatchString(v.raw) && strings.Contains(v.raw, "535") {
+	if !smtpAuth && reBareReply.get().MatchString(v.raw) && strings.Contains(v.raw, "535") {
 		smtpAuth = true
 	}
 	if v.has("5.7.8", "5.7.3") && v.has("auth") {
 		smtpAuth = true
 	}
-	if smtpAuth || reGenericPw.MatchString(v.low) {
+	if smtpAuth || reGenericPw.get().MatchString(v.low) {
 		c, alts := passwordDefault(v)
 		s := sig(c, specific, alts...)
 		s.credential = true
@@ -737,7 +737,7 @@ func transportRules(v *view, add func(signal)) {
 func httpRules(v *view, add func(signal)) {
 	status := v.status
 	if status == 0 {
-		if m := reHTTPStatus.FindStringSubmatch(v.raw); m != nil {
+		if m := reHTTPStatus.get().FindStringSubmatch(v.raw); m != nil {
 			status, _ = strconv.Atoi(m[1])
 		}
 	}
@@ -747,11 +747,11 @@ func httpRules(v *view, add func(signal)) {
 	case status >= 500 && status <= 504:
 		add(sig(ProviderUnavailable, specific, RateLimited))
 	}
-	if reRate.MatchString(v.low) || v.has("try again later, closing connection") {
+	if reRate.get().MatchString(v.low) || v.has("try again later, closing connection") {
 		add(sig(RateLimited, specific, ProviderUnavailable))
 	}
 	if v.has("service unavailable", "temporarily unavailable", "internal server error", "bad gateway", "gateway timeout",
-		"backend error", "backenderror", "server is busy", "try again later") && !reRate.MatchString(v.low) {
+		"backend error", "backenderror", "server is busy", "try again later") && !reRate.get().MatchString(v.low) {
 		add(sig(ProviderUnavailable, weak, RateLimited))
 	}
 }

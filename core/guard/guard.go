@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -315,12 +314,26 @@ func (g *Guard) withLock(accountID string, fn func(path string) error) error {
 
 // plainID matches account ids that are safe as file names as they are
 // (store ids are lower-case base32).
-var plainID = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // fileName returns the base file name for accountID: the id itself when it
 // is plain, else a hash of it (addresses and odd ids never form paths).
 func fileName(accountID string) string {
-	if plainID.MatchString(accountID) {
+	if plainID(accountID) {
 		return accountID
 	}
 	sum := sha256.Sum256([]byte(accountID))
