@@ -183,6 +183,7 @@ Run without a command to open the account list in the terminal.`,
 		newDoctorCmd(a),
 		newReportCmd(a),
 		newDemoCmd(a),
+		newReconnectCmd(a),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root

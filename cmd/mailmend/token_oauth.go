@@ -9,9 +9,9 @@ import (
 	"github.com/mailmend/mailmend/core/cause"
 	"github.com/mailmend/mailmend/core/oauth"
 	"github.com/mailmend/mailmend/core/probe"
-	"github.com/mailmend/mailmend/core/provider"
 	"github.com/mailmend/mailmend/core/sanitize"
 	"github.com/mailmend/mailmend/core/store"
+	"github.com/mailmend/mailmend/core/wizard"
 )
 
 // oauthConfig returns the OAuth client for an account's provider, with the
@@ -23,6 +23,10 @@ func (ap *app) oauthConfig(a account.Account) (oauth.Config, error) {
 	}
 	cfg := oauth.ConfigFor(p.OAuth2)
 	cfg.RedirectPort = ap.cfg.OAuth.RedirectPort
+	if st, err := ap.store(); err == nil {
+		// A client the user set up in a wizard is kept in the store.
+		_, _ = wizard.ApplyStoredClient(st.Backend(), p.ID, &cfg)
+	}
 	if cfg.ClientID == "" {
 		return cfg, withCode(exitReconnect, fmt.Errorf("no OAuth client id is configured for %s: set client_id under [provider.oauth2] for id %q in %s (see the README, \"Your own OAuth client\")", p.Name, p.ID, configPathHint(ap)))
 	}
@@ -81,8 +85,4 @@ func (ap *app) markBroken(ctx context.Context, st *store.Store, a account.Accoun
 		acct.CheckedAt = ap.env.Now().UTC()
 		return nil
 	})
-}
-
-func runAddOAuth(ctx context.Context, o *addOptions, p provider.Provider, a account.Account) error {
-	return usageErrorf("--auth oauth2 is not supported by this build yet; use an app password (--auth password)")
 }
