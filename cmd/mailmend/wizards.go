@@ -183,9 +183,9 @@ func newTUIWizard(w *wizard.Wizard, a account.Account, decorate func(account.Acc
 }
 
 func (t *tuiWizard) Steps() <-chan tui.Step { return t.steps }
-func (t *tuiWizard) Submit(input string)   { _ = t.w.Submit(input) }
-func (t *tuiWizard) Choose(index int)      { _ = t.w.Choose(index) }
-func (t *tuiWizard) Cancel()               { t.w.Cancel() }
+func (t *tuiWizard) Submit(input string)    { _ = t.w.Submit(input) }
+func (t *tuiWizard) Choose(index int)       { _ = t.w.Choose(index) }
+func (t *tuiWizard) Cancel()                { t.w.Cancel() }
 
 // tuiStep maps a wizard step to the TUI's.
 func tuiStep(s wizard.Step) tui.Step {

@@ -24,11 +24,18 @@ func skipRest(r *run, ran map[string]bool, names []string, why string) {
 // imap runs the IMAP chain: connect, TLS and greeting, capability, then the
 // login as soon as the credential is there, then SELECT INBOX. It reports
 // on authDone whether the login was accepted (false also when it never
-// ran), exactly once.
+// ran), exactly once, as soon as the login's verdict is known: SMTP's login
+// waits for it, not for SELECT and LOGOUT.
 func (doc *Doctor) imap(ctx context.Context, r *run, a account.Account, creds <-chan credential, authDone chan<- bool) {
 	ran := map[string]bool{}
-	accepted := false
-	defer func() { authDone <- accepted }()
+	signalled := false
+	signal := func(accepted bool) {
+		if !signalled {
+			signalled = true
+			authDone <- accepted
+		}
+	}
+	defer signal(false)
 	report := func(res ...probe.Result) {
 		for _, x := range res {
 			ran[x.Name] = true
@@ -70,11 +77,11 @@ func (doc *Doctor) imap(ctx context.Context, r *run, a account.Account, creds <-
 	res1, err := ic.Login(ctx, a.Login(), c.cred)
 	doc.loginDone(a, err)
 	report(res1)
+	signal(err == nil)
 	if err != nil {
 		skipRest(r, ran, imapChecks, "not reached: the login failed")
 		return
 	}
-	accepted = true
 	r.started(probe.CheckIMAPSelect)
 	res2, err := ic.Select(ctx, "INBOX")
 	report(res2)

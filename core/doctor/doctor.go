@@ -25,6 +25,7 @@ import (
 	"github.com/mailmend/mailmend/core/oauth"
 	"github.com/mailmend/mailmend/core/probe"
 	"github.com/mailmend/mailmend/core/provider"
+	"github.com/mailmend/mailmend/core/sanitize"
 	"github.com/mailmend/mailmend/core/store"
 )
 
@@ -192,6 +193,13 @@ func (r *run) emit(ev Event) {
 		return
 	}
 	ev.AccountID = r.a.ID
+	// A channel with room takes the event even after a cancel (so the Done
+	// event is not lost at random); a full one is given up on then.
+	select {
+	case r.events <- ev:
+		return
+	default:
+	}
 	select {
 	case r.events <- ev:
 	case <-r.ctx.Done():
@@ -509,9 +517,8 @@ func (doc *Doctor) loginDone(a account.Account, err error) {
 	}
 }
 
+// oneLine makes s a Result.Detail: one printable line of at most
+// probe.MaxDetail runes, cut on a character boundary.
 func oneLine(s string) string {
-	if len(s) > probe.MaxDetail {
-		s = s[:probe.MaxDetail]
-	}
-	return s
+	return sanitize.Truncate(sanitize.Line(s), probe.MaxDetail)
 }
