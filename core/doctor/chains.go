@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 
 	"github.com/mailmend/mailmend/core/account"
 	"github.com/mailmend/mailmend/core/probe"
@@ -77,6 +78,21 @@ func (doc *Doctor) imap(ctx context.Context, r *run, a account.Account, creds <-
 	res1, err := ic.Login(ctx, a.Login(), c.cred)
 	doc.loginDone(a, err)
 	report(res1)
+	var ae *probe.AuthError
+	if errors.As(err, &ae) && c.cred.IsToken() && !c.refreshed {
+		// A token that had not expired was refused: ask the provider once.
+		// A dead grant shows in the refresh; a new token gets one more try.
+		if nc, ok := doc.refreshRefused(ctx, r, a, c.cred.AccessToken); ok && nc.refreshed {
+			r.setCred(nc)
+			if res, allowed := doc.allowLogin(a, probe.CheckIMAPAuth); !allowed {
+				r.replace(res)
+			} else {
+				res1, err = ic.Login(ctx, a.Login(), nc.cred)
+				doc.loginDone(a, err)
+				r.replace(res1)
+			}
+		}
+	}
 	signal(err == nil)
 	if err != nil {
 		skipRest(r, ran, imapChecks, "not reached: the login failed")
@@ -149,6 +165,8 @@ func (doc *Doctor) smtp(ctx context.Context, r *run, a account.Account, creds <-
 		skipRest(r, ran, smtpChecks, "cancelled")
 		return
 	}
+	// IMAP's login may have replaced a refused token.
+	c = r.currentCred()
 	if res, ok := doc.allowLogin(a, probe.CheckSMTPAuth); !ok {
 		report(res)
 		return

@@ -186,6 +186,36 @@ type run struct {
 
 	mu      sync.Mutex
 	results []probe.Result
+	cred    credential // the latest credential (a refused token may be replaced)
+}
+
+func (r *run) setCred(c credential) {
+	r.mu.Lock()
+	r.cred = c
+	r.mu.Unlock()
+}
+
+func (r *run) currentCred() credential {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cred
+}
+
+// replace records res in place of an earlier result of the same check.
+func (r *run) replace(res probe.Result) {
+	r.mu.Lock()
+	found := false
+	for i := range r.results {
+		if r.results[i].Name == res.Name {
+			r.results[i] = res
+			found = true
+		}
+	}
+	if !found {
+		r.results = append(r.results, res)
+	}
+	r.mu.Unlock()
+	r.emit(Event{Kind: Finished, Check: res.Name, Result: res})
 }
 
 func (r *run) emit(ev Event) {
@@ -233,6 +263,9 @@ func (r *run) finished(res ...probe.Result) {
 type credential struct {
 	cred probe.Credential
 	err  error // why there is none (the login is skipped)
+	// refreshed: the access token was just refreshed, not read from the
+	// store, so a refusal is not about a stale token.
+	refreshed bool
 }
 
 // Check diagnoses one account and returns its report. Events go to events
@@ -256,7 +289,9 @@ func (doc *Doctor) Check(ctx context.Context, a account.Account, events chan<- E
 		defer wg.Done()
 		c, ok := doc.credential(ctx, r, a, p)
 		refreshed = ok
+		c.refreshed = ok
 		appPw = c.cred.Password != "" && isAppPassword(p, c.cred.Password)
+		r.setCred(c)
 		credCh <- c
 		credCh <- c
 	}()
@@ -424,22 +459,27 @@ func (doc *Doctor) credential(ctx context.Context, r *run, a account.Account, p 
 	if err == nil {
 		tok, err = oauth.Refresh(ctx, doc.d.Store, a.ID, cfg, doc.d.Now)
 	}
-	res.Duration = time.Since(t0)
 	if err != nil {
+		res.Duration = time.Since(t0)
 		res.Status = probe.Fail
 		res.Detail = oneLine(err.Error())
 		res.Evidence = oauthEvidence(err)
 		r.finished(res)
 		return credential{err: err}, false
 	}
-	res.Status = probe.OK
+	r.finished(refreshResult(tok, time.Since(t0)))
+	return credential{cred: probe.Credential{AccessToken: tok.Token}}, tok.Refreshed
+}
+
+// refreshResult is the oauth.refresh result of a successful refresh.
+func refreshResult(tok oauth.AccessToken, d time.Duration) probe.Result {
+	res := probe.Result{Name: probe.CheckOAuthRefresh, Status: probe.OK, Duration: d}
 	if tok.Refreshed {
 		res.Detail = fmt.Sprintf("refreshed; new token valid until %s (rotated refresh token saved)", tok.Expiry.Local().Format("15:04"))
 	} else {
 		res.Detail = fmt.Sprintf("cached token valid until %s", tok.Expiry.Local().Format("15:04"))
 	}
-	r.finished(res)
-	return credential{cred: probe.Credential{AccessToken: tok.Token}}, tok.Refreshed
+	return res
 }
 
 // isAppPassword reports whether pw has the provider's app-password shape.
@@ -521,4 +561,27 @@ func (doc *Doctor) loginDone(a account.Account, err error) {
 // probe.MaxDetail runes, cut on a character boundary.
 func oneLine(s string) string {
 	return sanitize.Truncate(sanitize.Line(s), probe.MaxDetail)
+}
+
+// refreshRefused asks the provider about an access token the mail server
+// refused before it expired: one refresh, which names a dead grant. It
+// replaces the oauth.refresh result and returns the new credential.
+func (doc *Doctor) refreshRefused(ctx context.Context, r *run, a account.Account, refused string) (credential, bool) {
+	p, _ := doc.d.Catalog.Get(a.Provider)
+	r.started(probe.CheckOAuthRefresh)
+	t0 := time.Now()
+	cfg, err := doc.oauthConfig(a, p)
+	var tok oauth.AccessToken
+	if err == nil {
+		tok, err = oauth.RefreshRefused(ctx, doc.d.Store, a.ID, cfg, doc.d.Now, refused)
+	}
+	if err != nil {
+		r.replace(probe.Result{Name: probe.CheckOAuthRefresh, Status: probe.Fail, Duration: time.Since(t0),
+			Detail: oneLine("after the server refused the token: " + err.Error()), Evidence: oauthEvidence(err)})
+		return credential{err: err}, false
+	}
+	res := refreshResult(tok, time.Since(t0))
+	res.Detail = "after the server refused the token: " + res.Detail
+	r.replace(res)
+	return credential{cred: probe.Credential{AccessToken: tok.Token}, refreshed: tok.Refreshed}, true
 }

@@ -57,14 +57,33 @@ type AccessToken struct {
 // store.ErrNotFound when there is no secret at all), one without a refresh
 // token ErrNoRefreshToken. A nil now means time.Now.
 func Refresh(ctx context.Context, st Store, accountID string, cfg Config, now func() time.Time) (AccessToken, error) {
+	return refresh(ctx, st, accountID, cfg, now, "")
+}
+
+// RefreshRefused is Refresh for an access token a mail server just refused
+// although it had not expired (revoked grants, password changes): unless
+// the stored access token is no longer refused (another process refreshed
+// meanwhile), it refreshes the grant at once, with the same lock, re-read
+// and save rules as Refresh. The refresh answer tells whether the grant is
+// dead. It makes at most one request.
+func RefreshRefused(ctx context.Context, st Store, accountID string, cfg Config, now func() time.Time, refused string) (AccessToken, error) {
+	if refused == "" {
+		return AccessToken{}, errors.New("oauth: no refused token given")
+	}
+	return refresh(ctx, st, accountID, cfg, now, refused)
+}
+
+func refresh(ctx context.Context, st Store, accountID string, cfg Config, now func() time.Time, refused string) (AccessToken, error) {
 	if now == nil {
 		now = time.Now
 	}
 	if err := cfg.Validate(); err != nil {
 		return AccessToken{}, err
 	}
-	if t, ok := peek(st, accountID, now()); ok {
-		return t, nil
+	if refused == "" {
+		if t, ok := peek(st, accountID, now()); ok {
+			return t, nil
+		}
 	}
 	var out AccessToken
 	err := st.Tx(ctx, func(tx *store.Tx) error {
@@ -78,7 +97,7 @@ func Refresh(ctx context.Context, st Store, accountID string, cfg Config, now fu
 		if sec.Token == nil {
 			return ErrNoToken
 		}
-		if fresh(sec.Token, now()) {
+		if fresh(sec.Token, now()) && sec.Token.AccessToken != refused {
 			out = access(sec.Token, false)
 			return nil
 		}
