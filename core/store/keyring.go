@@ -70,7 +70,19 @@ type Keyring struct {
 	service string
 	// Timeout bounds each call; zero means DefaultKeyringTimeout.
 	Timeout time.Duration
-	api     keyringAPI
+	// Chunk is the largest value, in stored characters, kept in one item;
+	// zero means the platform's limit (ItemLimit): ChunkSize on macOS and
+	// Windows, whose keychains limit item sizes, and a much larger size on
+	// the Secret Service, where one read is far cheaper than many.
+	Chunk int
+	api   keyringAPI
+}
+
+func (k *Keyring) chunk() int {
+	if k.Chunk > 0 {
+		return k.Chunk
+	}
+	return ItemLimit
 }
 
 var _ Backend = (*Keyring)(nil)
@@ -241,16 +253,17 @@ func (k *Keyring) set(key string, value []byte) error {
 	}
 	enc := base64.StdEncoding.EncodeToString(value)
 	n := 0
-	if len(singlePrefix)+len(enc) <= ChunkSize {
+	size := k.chunk()
+	if len(singlePrefix)+len(enc) <= size {
 		if err := k.rawSet(key, singlePrefix+enc); err != nil {
 			return err
 		}
 	} else {
 		// Chunks first, head last: a reader never sees a head whose chunks
 		// were not written, and the checksum catches a half-done rewrite.
-		for off := 0; off < len(enc); off += ChunkSize {
+		for off := 0; off < len(enc); off += size {
 			n++
-			if err := k.rawSet(ChunkKey(key, n), enc[off:min(off+ChunkSize, len(enc))]); err != nil {
+			if err := k.rawSet(ChunkKey(key, n), enc[off:min(off+size, len(enc))]); err != nil {
 				return err
 			}
 		}

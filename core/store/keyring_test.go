@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -39,7 +40,9 @@ func TestKeyringConformance(t *testing.T) {
 		name: "keyring",
 		open: func(t *testing.T) func() Backend {
 			svc := randomService(t)
-			return func() Backend { return NewKeyring(svc) }
+			// Split at the macOS/Windows limit, so the real Secret Service
+			// exercises the chunked format too.
+			return func() Backend { k := NewKeyring(svc); k.Chunk = ChunkSize; return k }
 		},
 		items: func(t *testing.T, b Backend) []string {
 			items, err := kt.Items(b.(*Keyring).Service())
@@ -55,7 +58,9 @@ func TestKeyringDefaultServiceAndNoLeak(t *testing.T) {
 	kt := keyringtest.Shared(t)
 	ctx := testCtx(t)
 	lockDir := t.TempDir()
-	s := New(NewKeyring(""), filepath.Join(lockDir, "store.lock"))
+	kr := NewKeyring("")
+	kr.Chunk = ChunkSize
+	s := New(kr, filepath.Join(lockDir, "store.lock"))
 	const pw = "Keyring-Pa55word-not-in-files"
 	tok := bigToken("keyring-rt-not-in-files", 10<<10)
 	a, err := s.Save(ctx, sampleAccount("lee@example.org"), &Secret{Password: pw})
@@ -252,9 +257,31 @@ func TestKeyringErrorMapping(t *testing.T) {
 	}
 }
 
+func TestKeyringDefaultChunkOnLinux(t *testing.T) {
+	keyringtest.Shared(t)
+	k := NewKeyring(randomService(t))
+	if k.chunk() != ItemLimit {
+		t.Fatalf("default chunk %d, want ItemLimit %d", k.chunk(), ItemLimit)
+	}
+	big := []byte(strings.Repeat("B", 100<<10))
+	if err := k.Set("idx", big); err != nil {
+		t.Fatal(err)
+	}
+	if ItemLimit > ChunkSize {
+		if _, err := k.api.Get(k.service, ChunkKey("idx", 1)); err == nil {
+			t.Error("a 100 KiB item was split although the platform has no small item limit")
+		}
+	}
+	got, err := k.Get("idx")
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("round trip: %d bytes, %v", len(got), err)
+	}
+}
+
 func TestKeyringChecksumCatchesMixedChunks(t *testing.T) {
 	keyringtest.Shared(t)
 	k := NewKeyring(randomService(t))
+	k.Chunk = ChunkSize
 	big := []byte(strings.Repeat("A", 5000))
 	if err := k.Set("x", big); err != nil {
 		t.Fatal(err)
