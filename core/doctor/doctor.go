@@ -143,7 +143,7 @@ func New(deps Deps) *Doctor {
 }
 
 // DefaultConcurrency bounds how many accounts CheckAll diagnoses at once.
-const DefaultConcurrency = 8
+const DefaultConcurrency = 16
 
 // CheckAll diagnoses accts with at most limit at once (<= 0: the default)
 // and returns the reports in the order of accts. Events of all accounts go

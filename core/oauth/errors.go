@@ -43,6 +43,9 @@ var (
 	// ErrNoRefreshToken means the stored grant has no refresh token, so a
 	// new consent is the only way on.
 	ErrNoRefreshToken = errors.New("oauth: the stored grant has no refresh token")
+	// ErrGrantReplaced means a new consent replaced the grant while a
+	// refresh of the old one was under way; the new grant was kept.
+	ErrGrantReplaced = errors.New("oauth: the grant was replaced during the refresh")
 	// ErrNoRevoke means the provider has no revocation endpoint.
 	ErrNoRevoke = errors.New("oauth: this provider has no revocation endpoint")
 )

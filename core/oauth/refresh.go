@@ -22,6 +22,7 @@ const MinValidity = 60 * time.Second
 type Store interface {
 	Backend() store.Backend
 	Tx(ctx context.Context, fn func(tx *store.Tx) error) error
+	LockAccount(ctx context.Context, id string) (func(), error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -85,34 +86,55 @@ func refresh(ctx context.Context, st Store, accountID string, cfg Config, now fu
 			return t, nil
 		}
 	}
+	// The account's own lock is held across the network request; the
+	// store-wide lock only for the short read and the save, so refreshes
+	// of different accounts run side by side.
+	unlock, err := st.LockAccount(ctx, accountID)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	defer unlock()
+	var sec store.Secret
+	err = st.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		sec, err = tx.Secret(ctx, accountID)
+		if errors.Is(err, store.ErrNotFound) {
+			return &sentinelError{sentinel: ErrNoToken, err: err}
+		}
+		return err
+	})
+	if err != nil {
+		return AccessToken{}, err
+	}
+	if sec.Token == nil {
+		return AccessToken{}, ErrNoToken
+	}
+	if fresh(sec.Token, now()) && sec.Token.AccessToken != refused {
+		return access(sec.Token, false), nil
+	}
+	if sec.Token.RefreshToken == "" {
+		return AccessToken{}, ErrNoRefreshToken
+	}
+	used := sec.Token.RefreshToken
+	tok, err := refreshOnce(ctx, cfg, used, now)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	if tok.Scope == "" {
+		tok.Scope = sec.Token.Scope
+	}
 	var out AccessToken
-	err := st.Tx(ctx, func(tx *store.Tx) error {
-		sec, err := tx.Secret(ctx, accountID)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return &sentinelError{sentinel: ErrNoToken, err: err}
-			}
-			return err
-		}
-		if sec.Token == nil {
-			return ErrNoToken
-		}
-		if fresh(sec.Token, now()) && sec.Token.AccessToken != refused {
-			out = access(sec.Token, false)
-			return nil
-		}
-		if sec.Token.RefreshToken == "" {
-			return ErrNoRefreshToken
-		}
-		tok, err := refreshOnce(ctx, cfg, sec.Token.RefreshToken, now)
+	err = st.Tx(ctx, func(tx *store.Tx) error {
+		cur, err := tx.Secret(ctx, accountID)
 		if err != nil {
 			return err
 		}
-		if tok.Scope == "" {
-			tok.Scope = sec.Token.Scope
+		if cur.Token == nil || cur.Token.RefreshToken != used {
+			// A new consent replaced the grant meanwhile: keep it.
+			return ErrGrantReplaced
 		}
-		sec.Token = tok
-		if err := tx.SetSecret(ctx, accountID, sec); err != nil {
+		cur.Token = tok
+		if err := tx.SetSecret(ctx, accountID, cur); err != nil {
 			return fmt.Errorf("oauth: the refreshed token could not be saved, so it is not used: %w", err)
 		}
 		out = access(tok, true)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"sync"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -47,6 +48,9 @@ type Store struct {
 	b        Backend
 	lockPath string
 	sem      chan struct{}
+
+	accMu    sync.Mutex
+	accLocks map[string]chan struct{} // per-account in-process locks
 }
 
 var _ Accounts = (*Store)(nil)
@@ -89,6 +93,50 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	tx := &Tx{b: s.b}
 	defer func() { tx.over = true }()
 	return fn(tx)
+}
+
+// LockAccount takes the account's own lock, in process and across
+// processes (a lock file beside the store's, named after the id), and
+// returns the function that releases it. It serialises the slow work on
+// one account's secret, such as a token refresh over the network, without
+// holding the store-wide lock meanwhile: take LockAccount first, then use
+// short Tx calls inside it. Waiting ends when ctx is done.
+func (s *Store) LockAccount(ctx context.Context, id string) (func(), error) {
+	s.accMu.Lock()
+	if s.accLocks == nil {
+		s.accLocks = map[string]chan struct{}{}
+	}
+	ch := s.accLocks[id]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		s.accLocks[id] = ch
+	}
+	s.accMu.Unlock()
+	select {
+	case ch <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("store: waiting for account %s: %w", id, ctx.Err())
+	}
+	if s.lockPath == "" {
+		return func() { <-ch }, nil
+	}
+	unlock, err := lockFile(ctx, s.lockPath+"."+safeLockName(id))
+	if err != nil {
+		<-ch
+		return nil, err
+	}
+	return func() { unlock(); <-ch }, nil
+}
+
+// safeLockName keeps ids usable as file name parts.
+func safeLockName(id string) string {
+	b := []byte(id)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // lockFile takes an exclusive flock on path, waiting until ctx is done.
