@@ -1,7 +1,6 @@
 package store
 
 import (
-	"sync"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
