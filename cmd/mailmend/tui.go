@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/mailmend/mailmend/core/account"
@@ -24,6 +25,11 @@ type tuiDeps struct {
 	cat *provider.Catalog
 	// wizards builds the repair and add wizards.
 	wizards wizardFactory
+
+	// initial is the list read at start-up, handed to the first Accounts
+	// call so the first frame costs one read of the index, not two.
+	initialMu sync.Mutex
+	initial   []account.Account
 }
 
 var _ tui.Deps = (*tuiDeps)(nil)
@@ -33,9 +39,15 @@ var _ tui.Deps = (*tuiDeps)(nil)
 const googleTestingLifetime = 7 * 24 * time.Hour
 
 func (d *tuiDeps) Accounts(ctx context.Context) ([]tui.AccountView, error) {
-	accts, err := d.st.List(ctx)
-	if err != nil {
-		return nil, err
+	d.initialMu.Lock()
+	accts := d.initial
+	d.initial = nil
+	d.initialMu.Unlock()
+	if accts == nil {
+		var err error
+		if accts, err = d.st.List(ctx); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]tui.AccountView, 0, len(accts))
 	for _, a := range accts {
@@ -144,14 +156,15 @@ func runTUI(ctx context.Context, a *app) error {
 	if err != nil {
 		return storeErr(err)
 	}
-	if _, err := st.List(ctx); err != nil {
+	accts, err := st.List(ctx)
+	if err != nil {
 		return storeErr(err)
 	}
 	doc, err := a.doctor()
 	if err != nil {
 		return err
 	}
-	deps := &tuiDeps{app: a, st: st, doc: doc, cat: a.catalog}
+	deps := &tuiDeps{app: a, st: st, doc: doc, cat: a.catalog, initial: accts}
 	deps.wizards = a.newWizardFactory(st)
 	err = tui.Run(ctx, deps, tui.Options{Title: "mailmend"})
 	if errors.Is(err, context.Canceled) {
