@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailmend/mailmend/core/account"
 	"github.com/mailmend/mailmend/core/store"
 )
 
@@ -259,5 +260,30 @@ func TestRemoveAsksOnTerminal(t *testing.T) {
 	}
 	if l, _ := st.List(context.Background()); len(l) != 0 {
 		t.Fatal("confirmed remove kept the account")
+	}
+}
+
+func TestListWarnsBeforeAGrantEnds(t *testing.T) {
+	st := memStore(t)
+	e := newTestEnv(t, st)
+	now := e.Now()
+	ctx := context.Background()
+	a, err := st.Save(ctx, account.Account{Email: "ken@gmail.com", Provider: "google", Auth: account.OAuth2,
+		IMAP:        account.Endpoint{Host: "imap.gmail.com", Port: 993, Security: account.TLS},
+		ConsentedAt: now.Add(-6*24*time.Hour - 6*time.Hour), Cause: "oauth_app_in_testing", Status: account.Healthy}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := e.exec(t, "", "list"); code != 0 {
+		t.Fatalf("list: %d %s", code, e.err)
+	}
+	if !strings.Contains(e.out.String(), "warning: ken@gmail.com: the sign-in ends in 18 hours") {
+		t.Errorf("no warning before the Testing client's 7 days end:\n%s", e.out)
+	}
+	e.exec(t, "", "list", "--json")
+	var l listJSON
+	_ = json.Unmarshal(e.out.Bytes(), &l)
+	if len(l.Accounts) != 1 || len(l.Accounts[0].Warnings) != 1 || l.Accounts[0].ID != a.ID {
+		t.Errorf("list --json warnings: %+v", l.Accounts)
 	}
 }

@@ -70,6 +70,7 @@ type doctorAccountJSON struct {
 	DurationMS int64          `json:"duration_ms"`
 	Checks     []checkJSON    `json:"checks"`
 	Evidence   []evidenceJSON `json:"evidence"`
+	Warnings   []string       `json:"warnings"`
 }
 
 type checkJSON struct {
@@ -79,11 +80,14 @@ type checkJSON struct {
 	Detail     string `json:"detail"`
 }
 
-func reportJSON(r doctor.Report) doctorAccountJSON {
+func reportJSON(r doctor.Report, warnings []doctor.Warning) doctorAccountJSON {
 	j := doctorAccountJSON{
 		ID: r.Account.ID, Email: r.Account.Email, Healthy: r.Healthy,
 		Candidates: []cause.ID{}, DurationMS: r.Duration.Milliseconds(),
-		Checks: []checkJSON{}, Evidence: []evidenceJSON{},
+		Checks: []checkJSON{}, Evidence: []evidenceJSON{}, Warnings: []string{},
+	}
+	for _, w := range warnings {
+		j.Warnings = append(j.Warnings, w.Message)
 	}
 	if !r.Healthy {
 		c := r.Diagnosis.Cause
@@ -138,7 +142,7 @@ func runDoctor(ctx context.Context, o *doctorOptions) error {
 	if o.JSON || !o.app.env.StdoutTTY {
 		out := doctorJSON{Accounts: make([]doctorAccountJSON, 0, len(reports))}
 		for _, r := range reports {
-			out.Accounts = append(out.Accounts, reportJSON(r))
+			out.Accounts = append(out.Accounts, reportJSON(r, o.app.foresee(r.Account)))
 		}
 		if err := writeJSON(o.app.env.Out, out); err != nil {
 			return err
@@ -148,7 +152,7 @@ func runDoctor(ctx context.Context, o *doctorOptions) error {
 			if i > 0 {
 				fmt.Fprintln(o.app.env.Out)
 			}
-			printLadder(o.app.env.Out, r)
+			printLadder(o.app.env.Out, r, o.app.foresee(r.Account))
 		}
 	}
 	for _, r := range reports {
@@ -160,7 +164,7 @@ func runDoctor(ctx context.Context, o *doctorOptions) error {
 }
 
 // printLadder writes one account's checks and verdict for a terminal.
-func printLadder(w io.Writer, r doctor.Report) {
+func printLadder(w io.Writer, r doctor.Report, warnings []doctor.Warning) {
 	a := r.Account
 	fmt.Fprintf(w, "%s  (%s, %s)  %s\n", sanitize.Line(a.Email), a.Provider, a.Auth, r.Duration.Round(time.Millisecond))
 	for _, c := range r.Checks {
@@ -169,6 +173,9 @@ func printLadder(w io.Writer, r doctor.Report) {
 			dur = c.Duration.Round(time.Millisecond).String()
 		}
 		fmt.Fprintf(w, "  %-4s  %-16s %8s  %s\n", statusWord(c.Status), c.Name, dur, sanitize.Truncate(sanitize.Line(c.Detail), 100))
+	}
+	for _, wn := range warnings {
+		fmt.Fprintf(w, "  Warning: %s\n", wn.Message)
 	}
 	if r.Healthy {
 		fmt.Fprintln(w, "  Healthy.")

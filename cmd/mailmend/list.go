@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailmend/mailmend/core/account"
+	"github.com/mailmend/mailmend/core/doctor"
 	"github.com/mailmend/mailmend/core/sanitize"
 )
 
@@ -55,6 +56,9 @@ type listAccountJSON struct {
 	LastOK      *time.Time `json:"last_ok"`
 	IMAP        string     `json:"imap"`
 	SMTP        string     `json:"smtp"`
+	// Warnings say when a grant is about to end (Google client in Testing,
+	// disuse), before it does.
+	Warnings []string `json:"warnings"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -79,7 +83,10 @@ func runList(ctx context.Context, o *listOptions) error {
 			j := listAccountJSON{
 				ID: a.ID, Email: a.Email, Provider: a.Provider, Auth: string(a.Auth),
 				Status: string(statusOf(a)), ConsentedAt: timePtr(a.ConsentedAt), LastOK: timePtr(a.LastOK),
-				IMAP: a.IMAP.Addr(), SMTP: a.SMTP.Addr(),
+				IMAP: a.IMAP.Addr(), SMTP: a.SMTP.Addr(), Warnings: []string{},
+			}
+			for _, w := range o.app.foresee(a) {
+				j.Warnings = append(j.Warnings, w.Message)
 			}
 			if a.Cause != "" {
 				c := a.Cause
@@ -104,7 +111,27 @@ func runList(ctx context.Context, o *listOptions) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n",
 			sanitize.Line(a.Email), a.Provider, a.Auth, status, ago(now, a.LastOK), a.ID)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, a := range accts {
+		for _, w := range o.app.foresee(a) {
+			fmt.Fprintf(o.app.env.Out, "warning: %s: %s\n", sanitize.Line(a.Email), w.Message)
+		}
+	}
+	return nil
+}
+
+// foresee returns the coming-end warnings of an account.
+func (a *app) foresee(acct account.Account) []doctor.Warning {
+	return doctor.Foresee(acct, a.inTesting(acct), a.env.Now())
+}
+
+// inTesting reports whether the account's OAuth client is marked as in
+// "Testing" in the provider catalog (in_testing = true).
+func (a *app) inTesting(acct account.Account) bool {
+	p, ok := a.catalog.Get(acct.Provider)
+	return ok && p.OAuth2 != nil && p.OAuth2.InTesting
 }
 
 // statusOf normalises a missing status to unchecked.

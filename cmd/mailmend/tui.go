@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/mailmend/mailmend/core/account"
 	"github.com/mailmend/mailmend/core/cause"
@@ -34,10 +33,6 @@ type tuiDeps struct {
 
 var _ tui.Deps = (*tuiDeps)(nil)
 
-// googleTestingLifetime is how long grants of a Google OAuth client in
-// "Testing" live.
-const googleTestingLifetime = 7 * 24 * time.Hour
-
 func (d *tuiDeps) Accounts(ctx context.Context) ([]tui.AccountView, error) {
 	d.initialMu.Lock()
 	accts := d.initial
@@ -55,8 +50,8 @@ func (d *tuiDeps) Accounts(ctx context.Context) ([]tui.AccountView, error) {
 		if p, ok := d.cat.Get(a.Provider); ok {
 			v.ProviderName = p.Name
 		}
-		if a.Auth == account.OAuth2 && a.Provider == "google" && a.Cause == string(cause.OAuthAppInTesting) {
-			v.GrantLifetime = googleTestingLifetime
+		if a.Auth == account.OAuth2 && a.Provider == "google" && (a.Cause == string(cause.OAuthAppInTesting) || d.app.inTesting(a)) {
+			v.GrantLifetime = doctor.TestingLifetime
 		}
 		out = append(out, v)
 	}

@@ -164,6 +164,7 @@ func overlay(base, top Provider) Provider {
 			setS(&o.ClientSecret, t.ClientSecret)
 			setS(&o.ClientSetupURL, t.ClientSetupURL)
 			setS(&o.RedirectHost, t.RedirectHost)
+			o.InTesting = o.InTesting || t.InTesting
 		}
 	}
 	return base

@@ -95,6 +95,9 @@ type OAuth2 struct {
 	// RedirectHost is the host the client registers for its loopback redirect
 	// URI ("127.0.0.1" or "localhost"); "" means 127.0.0.1.
 	RedirectHost string `toml:"redirect_host" json:"redirect_host,omitempty"`
+	// InTesting says the client's publishing status is "Testing" (Google):
+	// its sign-ins end 7 days after consent, and mailmend warns before.
+	InTesting bool `toml:"in_testing" json:"in_testing,omitempty"`
 }
 
 // Clone returns a deep copy of p: its slices and OAuth2 block are not shared.
