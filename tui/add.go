@@ -78,7 +78,7 @@ func (s addScreen) View(e env) string {
 	if !s.wiz.active() {
 		lines = append(lines, " "+st.Bold.Render("Email address"))
 		lines = append(lines, " "+st.Dim.Render(clip("mailmend finds the provider and its settings from the address.", w)))
-		lines = append(lines, " "+st.Input.Render(s.field.view(min(w, 60), st)))
+		lines = append(lines, " "+s.field.view(min(w, 60), st))
 		if s.err != "" {
 			lines = append(lines, " "+st.Fail.Render(clip("✗ "+s.err, w)))
 		}

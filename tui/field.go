@@ -85,5 +85,11 @@ func (f textField) view(width int, st Styles) string {
 	if inner := width - 3; len(f.value) > 0 && ansi.StringWidth(s) > inner {
 		s = "…" + ansi.TruncateLeft(s, ansi.StringWidth(s)-(inner-1), "")
 	}
+	if len(f.value) > 0 {
+		// Styled here, not around the whole field: an underline style
+		// wrapped around the already styled placeholder would cut its
+		// escape sequences apart.
+		s = st.Input.Render(s)
+	}
 	return "> " + s + "█"
 }

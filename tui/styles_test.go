@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"github.com/charmbracelet/x/ansi"
 	"image/color"
 	"io"
 	"strings"
@@ -191,17 +192,29 @@ func TestTextFieldMasksAndCleansPaste(t *testing.T) {
 	if f.Value() != "ab[31mcd" {
 		t.Fatalf("value %q", f.Value())
 	}
-	v := f.view(40, NewStyles(true, true))
+	v := ansi.Strip(f.view(40, NewStyles(true, true)))
 	if strings.ContainsAny(v, "abcd") || !strings.Contains(v, strings.Repeat("•", 8)) {
 		t.Fatalf("masked view %q", v)
 	}
 	long := textField{}
 	long.insert(strings.Repeat("x", 100) + "END")
-	if v := long.view(20, NewStyles(true, true)); !strings.Contains(v, "END") || len([]rune(v)) > 20 {
+	if v := ansi.Strip(long.view(20, NewStyles(true, true))); !strings.Contains(v, "END") || len([]rune(v)) > 20 {
 		t.Fatalf("long field view %q (%d runes) should end with the text's end in 20 cells", v, len([]rune(v)))
 	}
 	long.update(tea.KeyPressMsg{Code: 'w', Mod: tea.ModCtrl})
 	if long.Value() != "" {
 		t.Fatalf("ctrl+w left %q", long.Value())
+	}
+}
+
+// A long placeholder in a styled field keeps its escape sequences whole:
+// nothing of them shows as text.
+func TestFieldPlaceholderKeepsEscapesWhole(t *testing.T) {
+	f := textField{placeholder: strings.Repeat("16 letters; spaces are fine (demo hint) ", 4)}
+	for _, dark := range []bool{true, false} {
+		v := ansi.Strip(f.view(60, NewStyles(dark, false)))
+		if strings.Contains(v, "[38;") || strings.Contains(v, "[4") || strings.ContainsRune(v, 0x1b) {
+			t.Fatalf("escape sequence text leaked: %q", v)
+		}
 	}
 }

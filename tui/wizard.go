@@ -283,7 +283,7 @@ func (p wizardPanel) view(e env, width int) []string {
 		if s.Error != "" {
 			out = append(out, st.Fail.Render(clip("✗ "+s.Error, width)))
 		}
-		out = append(out, st.Input.Render(p.field.view(fieldW, st)))
+		out = append(out, p.field.view(fieldW, st))
 		if s.Mask {
 			out = append(out, st.Dim.Render(fmt.Sprintf("%d characters · paste works · enter: test it", len(p.field.value))))
 		}
@@ -299,7 +299,7 @@ func (p wizardPanel) view(e env, width int) []string {
 			if s.Error != "" {
 				out = append(out, st.Fail.Render(clip("✗ "+s.Error, width)))
 			}
-			out = append(out, st.Input.Render(p.field.view(fieldW, st)))
+			out = append(out, p.field.view(fieldW, st))
 		}
 	case DeviceCode:
 		out = append(out, "On any device, open", "")

@@ -103,7 +103,7 @@ func (a *app) newDemoWizards(d *demo.Demo, deps doctor.Deps) wizardFactory {
 		switch st := s.(type) {
 		case tui.SecretInput:
 			if st.Mask {
-				st.Hint = strings.TrimSpace(st.Hint + "  (demo: the sandbox's app password for this account is " + shown + ")")
+				st.Hint = "demo app password: " + shown + " · " + st.Hint
 			}
 			return st
 		case tui.OpenURL:
