@@ -196,7 +196,7 @@ func TestKeyringConcurrentAdds(t *testing.T) {
 	}
 	// The secrets are in no file of the home or the keyring's own files.
 	for _, s := range secrets {
-		leakcheck.NoSecret(t, s, h.dir, kr.Dir, os.TempDir())
+		leakcheck.NoSecret(t, s, h.dir, kr.Dir)
 	}
 	// Remove one: gone from the list and from the keyring.
 	if r := h.run(t, "", "remove", "user03@corp.example"); r.code != 0 {
@@ -295,8 +295,8 @@ func TestAddVerifiesAgainstDovecot(t *testing.T) {
 	if r := h.run(t, "", "token", "alice2@corp.example"); r.stdout != right+"\n" {
 		t.Errorf("token: %q %s", r.stdout, r.stderr)
 	}
-	leakcheck.NoSecret(t, right, h.dir, kr.Dir, os.TempDir())
-	leakcheck.NoSecret(t, wrong, h.dir, kr.Dir, srv.Dir, os.TempDir())
+	leakcheck.NoSecret(t, right, h.dir, kr.Dir, srv.Dir)
+	leakcheck.NoSecret(t, wrong, h.dir, kr.Dir, srv.Dir)
 }
 
 func TestFileStore(t *testing.T) {
