@@ -44,6 +44,9 @@ func ago(now, t time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
+	if now.Sub(t) < time.Minute {
+		return "now"
+	}
 	return compact(now.Sub(t))
 }
 

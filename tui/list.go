@@ -163,8 +163,12 @@ type listColumns struct{ addr, prov, auth, health, last, token int }
 
 func columnsFor(width int) listColumns {
 	c := listColumns{prov: 9, auth: 8, last: 7, token: 12}
+	if width >= 110 {
+		// Room to spare: the provider's name first, then the address.
+		c.prov = 14
+	}
 	rest := width - 2 - c.prov - c.auth - c.last - c.token - 5
-	c.addr = min(max(rest/2, 16), 34)
+	c.addr = min(max(rest/2, 16), 30)
 	c.health = max(rest-c.addr, 8)
 	return c
 }

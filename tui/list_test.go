@@ -17,10 +17,14 @@ func TestListShowsLiveHealthAndTokenWarning(t *testing.T) {
 	h := newHarness(t, deps, 100, 24)
 	h.waitFor("all diagnoses", allDone)
 	v := h.view()
-	for _, want := range []string{"alice@gmail.example", "✗ The refresh token expired", "bob@fastmail.example", "✓ healthy", "⚠ 21h left", "30d", "5m", "3 accounts · 1 broken"} {
+	for _, want := range []string{"alice@gmail.example", "✗ The refresh token expired", "bob@fastmail.example", "✓ healthy", "⚠ 21h left", "30d", "3 accounts · 1 broken"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("list view lacks %q:\n%s", want, v)
 		}
+	}
+	// A healthy verdict is the last good login: the list says so at once.
+	if strings.Contains(v, "5m") || !strings.Contains(v, "now") {
+		t.Errorf("LAST OK not updated by the healthy verdict:\n%s", v)
 	}
 	diag, _, _, _, _ := deps.calls()
 	if len(diag) != 3 {

@@ -56,7 +56,30 @@ func (r *diagRun) apply(ev CheckEvent) {
 	if !ev.Started {
 		row.ev = ev
 	}
-	r.checks = append(r.checks, row)
+	// Keep the ladder in the order of the protocol, not of arrival: checks
+	// run side by side and finish in any order.
+	at := len(r.checks)
+	for i := range r.checks {
+		if ladderRank(row.name) < ladderRank(r.checks[i].name) {
+			at = i
+			break
+		}
+	}
+	r.checks = append(r.checks[:at], append([]checkRow{row}, r.checks[at:]...)...)
+}
+
+// ladder is the order checks are shown in; unknown names go last, in the
+// order they arrive.
+var ladder = []string{"dns", "tcp", "tls", "imap.greeting", "imap.capability", "imap.auth", "imap.select",
+	"smtp.tcp", "smtp.tls", "smtp.greeting", "smtp.starttls", "smtp.auth", "oauth.refresh", "clock"}
+
+func ladderRank(name string) int {
+	for i, n := range ladder {
+		if n == name {
+			return i
+		}
+	}
+	return len(ladder)
 }
 
 // startRun starts a diagnosis of one account unless one is running. The
@@ -122,6 +145,7 @@ func (m model) onDiagnosis(msg tea.Msg) (tea.Model, tea.Cmd) {
 		r.apply(cleanEvent(msg.ev))
 		if r.done {
 			r.cancel()
+			m.noteVerdict(msg.id, r.final)
 			return m, tea.Batch(m.pump(), m.fetchGuide(r.final.Cause))
 		}
 		return m, readCheck(r.ctx, msg.id, r.gen, r.ch)
@@ -208,4 +232,23 @@ func healthOf(a AccountView, runs map[string]*diagRun) health {
 		return health{state: healthBroken, cause: a.Cause, title: cause.ID(a.Cause).Title()}
 	}
 	return health{state: healthUnknown}
+}
+
+// noteVerdict updates the listed account with a finished diagnosis, as the
+// store now records it: a healthy account's last good login is now.
+func (m *model) noteVerdict(id string, ev CheckEvent) {
+	if ev.Err != nil {
+		return
+	}
+	for i := range m.accounts {
+		if m.accounts[i].ID != id {
+			continue
+		}
+		if ev.Healthy {
+			m.accounts[i].LastOK = m.now()
+			m.accounts[i].Cause = ""
+		} else {
+			m.accounts[i].Cause = ev.Cause
+		}
+	}
 }

@@ -30,6 +30,9 @@ type wizardSetup struct {
 	// decorate adjusts steps before they are shown (the demo adds the
 	// sandbox's secrets); nil shows them as they are.
 	decorate func(a account.Account, s tui.Step) tui.Step
+	// adjust changes a wizard environment before use (the demo points the
+	// provider's pages at the sandbox's pages for the account).
+	adjust func(env *wizard.Env)
 }
 
 // env builds the wizard environment for a (possibly new) account.
@@ -61,6 +64,9 @@ func (ws *wizardSetup) env(a account.Account, d cause.Diagnosis) (wizard.Env, er
 	}
 	if ws.deps.ClockURL != nil {
 		env.ClockURL = ws.deps.ClockURL(a)
+	}
+	if ws.adjust != nil {
+		ws.adjust(&env)
 	}
 	return env, nil
 }
@@ -107,11 +113,17 @@ func (a *app) newDemoWizards(d *demo.Demo, deps doctor.Deps) wizardFactory {
 			}
 			return st
 		case tui.OpenURL:
-			st.URL = d.Sandbox.AccountURL(acct.Email, "apppasswords")
-			st.Why = strings.TrimSpace(st.Why + " In this demo the page shows " + shown + ".")
+			if strings.Contains(st.URL, "/apppasswords") {
+				st.Why = strings.TrimSpace(st.Why + " In this demo the page shows " + shown + ".")
+			}
 			return st
 		}
 		return s
+	}
+	ws.adjust = func(env *wizard.Env) {
+		email := env.Account.Email
+		env.Provider.AppPasswordURL = d.Sandbox.AccountURL(email, "apppasswords")
+		env.Provider.SecurityURL = d.Sandbox.AccountURL(email, "security")
 	}
 	return ws
 }
