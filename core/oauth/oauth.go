@@ -20,7 +20,6 @@ package oauth
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -144,14 +143,9 @@ func checkEndpoint(raw string) error {
 }
 
 // IsLoopback reports whether host (a name or an address, without port) is
-// "localhost" or a loopback IP address.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
+// "localhost" or a loopback IP address; it is provider.IsLoopback, the one
+// rule for where plain http is allowed.
+func IsLoopback(host string) bool { return provider.IsLoopback(strings.TrimSuffix(host, ".")) }
 
 // Token is a grant as the flows return it and the store keeps it.
 type Token = store.Token
