@@ -63,23 +63,13 @@ provider is still down.`,
 }
 
 func runReconnect(ctx context.Context, o *reconnectOptions) error {
-	a, st, err := o.app.findAccount(ctx, o.Ref)
-	if err != nil {
-		return err
-	}
-	doc, err := o.app.doctor()
-	if err != nil {
-		return err
-	}
 	env := o.app.env
-	fmt.Fprintf(env.Err, "Checking %s ...\n", sanitize.Line(a.Email))
-	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	rep := doc.Check(cctx, a, nil)
-	cancel()
-	if ctx.Err() != nil {
-		return ctx.Err()
+	fmt.Fprintf(env.Err, "Checking %s ...\n", sanitize.Line(o.Ref))
+	c, err := o.app.checkAccount(ctx, o.Ref, 60*time.Second)
+	if err != nil {
+		return err
 	}
-	o.app.record(context.WithoutCancel(ctx), rep)
+	a, st, doc, rep := c.acct, c.st, c.doc, c.rep
 	id := wizard.Reconnect
 	if rep.Healthy {
 		fmt.Fprintln(env.Err, "The account works; replacing its credential anyway.")

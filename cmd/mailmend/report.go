@@ -45,21 +45,11 @@ them.`,
 }
 
 func runReport(ctx context.Context, o *reportOptions) error {
-	a, st, err := o.app.findAccount(ctx, o.Ref)
+	c, err := o.app.checkAccount(ctx, o.Ref, o.Timeout)
 	if err != nil {
 		return err
 	}
-	doc, err := o.app.doctor()
-	if err != nil {
-		return err
-	}
-	cctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	rep := doc.Check(cctx, a, nil)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	o.app.record(context.WithoutCancel(ctx), rep)
+	a, st, rep := c.acct, c.st, c.rep
 	red := newRedactor(a)
 	if sec, err := st.Secret(ctx, a.ID); err == nil {
 		red.addSecret(sec)
@@ -187,4 +177,33 @@ func writeReport(w io.Writer, rep doctor.Report, red *redactor, now time.Time) {
 		detail := strings.ReplaceAll(red.clean(sanitize.Line(c.Detail)), "|", `\|`)
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.Name, c.Status, c.Duration.Round(time.Millisecond), detail)
 	}
+}
+
+// checked is one account checked live, with what checking it needed.
+type checked struct {
+	acct account.Account
+	st   *store.Store
+	doc  *doctor.Doctor
+	rep  doctor.Report
+}
+
+// checkAccount finds ACCOUNT, checks it live within timeout and records the
+// verdict on it.
+func (ap *app) checkAccount(ctx context.Context, ref string, timeout time.Duration) (checked, error) {
+	a, st, err := ap.findAccount(ctx, ref)
+	if err != nil {
+		return checked{}, err
+	}
+	doc, err := ap.doctor()
+	if err != nil {
+		return checked{}, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rep := doc.Check(cctx, a, nil)
+	if ctx.Err() != nil {
+		return checked{}, ctx.Err()
+	}
+	ap.record(context.WithoutCancel(ctx), rep)
+	return checked{acct: a, st: st, doc: doc, rep: rep}, nil
 }
