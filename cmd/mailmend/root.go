@@ -57,19 +57,43 @@ func newSystemEnv() *sysEnv {
 	return e
 }
 
-// readSecretTTY reads a masked line from the controlling terminal.
+// readSecretTTY reads a masked line from the terminal on stdin. Ctrl-C
+// while it waits restores the terminal (echo back on) and returns an error
+// wrapping context.Canceled, so nothing half-typed is used.
 func readSecretTTY(w io.Writer, prompt string) (string, error) {
 	fd := int(os.Stdin.Fd())
 	if !term.IsTerminal(fd) {
 		return "", errors.New("no terminal to ask on")
 	}
-	fmt.Fprint(w, prompt)
-	b, err := term.ReadPassword(fd)
-	fmt.Fprintln(w)
+	state, err := term.GetState(fd)
 	if err != nil {
-		return "", fmt.Errorf("reading from the terminal: %w", err)
+		return "", fmt.Errorf("reading the terminal state: %w", err)
 	}
-	return string(b), nil
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	fmt.Fprint(w, prompt)
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := term.ReadPassword(fd)
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		fmt.Fprintln(w)
+		if r.err != nil {
+			return "", fmt.Errorf("reading from the terminal: %w", r.err)
+		}
+		return string(r.b), nil
+	case <-sig:
+		_ = term.Restore(fd, state)
+		fmt.Fprintln(w)
+		return "", fmt.Errorf("password prompt: %w", context.Canceled)
+	}
 }
 
 // readLine reads one line byte by byte so nothing after it is consumed.
