@@ -287,3 +287,12 @@ func TestListWarnsBeforeAGrantEnds(t *testing.T) {
 		t.Errorf("list --json warnings: %+v", l.Accounts)
 	}
 }
+
+func TestTUINeedsATerminal(t *testing.T) {
+	e := newTestEnv(t, memStore(t))
+	for _, args := range [][]string{nil, {"demo"}} {
+		if code := e.exec(t, "", args...); code != exitUsage || !strings.Contains(e.err.String(), "needs a terminal") {
+			t.Errorf("%v without a terminal: exit %d, %q", args, code, e.err)
+		}
+	}
+}

@@ -37,6 +37,9 @@ Your own keyring, accounts and config are not touched.`,
 }
 
 func runDemo(ctx context.Context, a *app) error {
+	if err := needTerminal(a, "mailmend demo"); err != nil {
+		return err
+	}
 	tmp, err := os.MkdirTemp("", "mailmend-demo-")
 	if err != nil {
 		return err

@@ -145,8 +145,19 @@ type wizardFactory interface {
 	add(ctx context.Context, email string) (tui.Wizard, error)
 }
 
+// needTerminal refuses to draw the TUI into a pipe or a file.
+func needTerminal(a *app, what string) error {
+	if a.env.StdoutTTY {
+		return nil
+	}
+	return usageErrorf("%s needs a terminal; not on one, use 'mailmend list', 'mailmend doctor' or 'mailmend --help'", what)
+}
+
 // runTUI opens the account list over the configured store.
 func runTUI(ctx context.Context, a *app) error {
+	if err := needTerminal(a, "the account list"); err != nil {
+		return err
+	}
 	st, err := a.store()
 	if err != nil {
 		return storeErr(err)
