@@ -177,9 +177,12 @@ fails ("invalid_grant", "Invalid credentials", "Application-specific password
 required", ...), names the cause with the evidence, and repairs it in place.
 
 Run without a command to open the account list in the terminal.`,
-		Example: `  mailmend add --email you@gmail.com          add an account (asks for the app password)
-  mailmend list                               accounts and their health
-  mailmend token you@gmail.com                password or access token for another mail program`,
+		Example: `  mailmend demo                                    try every failure and its fix in a sandbox
+  mailmend add --email you@gmail.com               add an account (sign in with the browser)
+  mailmend add --email you@gmail.com --auth password   ... or with an app password
+  mailmend doctor                                  check every account live, name what is wrong
+  mailmend reconnect you@gmail.com                 fix it
+  mailmend token you@gmail.com                     password or access token for another mail program`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
