@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mailmend/mailmend/core/provider"
 	"strings"
 
 	"github.com/mailmend/mailmend/core/account"
@@ -60,6 +61,11 @@ func (w *Wizard) noOAuth() (Done, bool) {
 // askClient asks for the OAuth client id and secret and puts them in run.
 func (w *Wizard) askClient(ctx context.Context, run *consentRun, problem string) error {
 	p := w.env.Provider
+	if problem == "" {
+		if _, err := w.ask(ctx, Explain{Title: "Set up your own OAuth client for " + providerName(p), Body: clientSetupGuide(p, w.redirectHint())}); err != nil {
+			return err
+		}
+	}
 	if problem == "" && p.OAuth2 != nil && p.OAuth2.ClientSetupURL != "" {
 		step := OpenURL{
 			URL:   p.OAuth2.ClientSetupURL,
@@ -356,3 +362,65 @@ func (w *Wizard) deviceOnce(ctx context.Context, run *consentRun, problem string
 
 // errStopped ends a wizard the user stopped; nothing was changed.
 var errStopped = errors.New("wizard: stopped; nothing was changed")
+
+// redirectHint is the redirect URI to register, as far as it is known
+// before a flow starts (the port is random unless configured).
+func (w *Wizard) redirectHint() string {
+	host := w.env.OAuth.RedirectHost
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if w.env.OAuth.RedirectPort > 0 {
+		return fmt.Sprintf("http://%s:%d/", host, w.env.OAuth.RedirectPort)
+	}
+	return "http://" + host + " (any port)"
+}
+
+// clientSetupGuide explains, per provider, how to register the OAuth
+// client mailmend signs in with.
+func clientSetupGuide(p provider.Provider, redirect string) string {
+	switch p.ID {
+	case "google":
+		return `mailmend signs in with an OAuth client that you own, so that no shared app
+can lose access for you. Making one takes a few minutes:
+
+1. In the Google Cloud console (https://console.cloud.google.com/), create a
+   project or pick one, and enable the **Gmail API** (APIs & Services → Library).
+2. APIs & Services → **OAuth consent screen** (Google Auth Platform): fill in
+   the app name and your address; under **Data access** add the scope
+   ` + "`https://mail.google.com/`" + `.
+3. Under **Audience**, press **Publish app** so its status is **In production**.
+   A client left in *Testing* gets sign-ins that end after 7 days.
+4. **Clients → Create client → Desktop app**. Desktop clients accept the
+   loopback redirect ` + redirect + ` without registering it.
+5. Copy the **client ID** and **client secret** into the next steps. The secret
+   of a desktop client is not confidential; mailmend keeps it in your keyring.`
+	case "microsoft":
+		return `mailmend signs in with an app registration that you own. Making one takes a
+few minutes:
+
+1. Microsoft Entra admin center (https://entra.microsoft.com/) → **App
+   registrations → New registration**. Supported account types: the ones you
+   need ("personal Microsoft accounts" for Outlook.com).
+2. **Authentication → Add a platform → Mobile and desktop applications**, with
+   the redirect URI ` + "`http://localhost`" + ` (Entra accepts any port for it). Turn
+   **Allow public client flows** on for the device-code sign-in.
+3. **API permissions → Add a permission**: Office 365 Exchange Online (or
+   Microsoft Graph) delegated ` + "`IMAP.AccessAsUser.All`" + `, ` + "`SMTP.Send`" + ` and
+   ` + "`offline_access`" + `. In an organisation, an administrator may have to grant
+   consent.
+4. Copy the **Application (client) ID** into the next step. A public client
+   has no secret: leave the secret empty.`
+	}
+	return `mailmend signs in with an OAuth client registered at your provider. Register
+a native (desktop) client with the redirect URI ` + redirect + `, allow the
+mail scopes (` + strings.Join(oauthScopes(p), ", ") + `), then enter its client ID and, if it has one,
+its secret.`
+}
+
+func oauthScopes(p provider.Provider) []string {
+	if p.OAuth2 == nil {
+		return nil
+	}
+	return p.OAuth2.Scopes
+}

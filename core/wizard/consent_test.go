@@ -259,6 +259,11 @@ func TestInvalidClient(t *testing.T) {
 	w := startWizard(t, cause.InvalidClient, env)
 	expect[Explain](t, w)
 	submit(t, w, "")
+	guide := expect[Explain](t, w)
+	if !strings.Contains(guide.Body, "Desktop app") || !strings.Contains(guide.Body, "Publish app") {
+		t.Fatalf("client setup guide lacks the Desktop app and publishing steps: %q", guide.Body)
+	}
+	submit(t, w, "")
 	expect[OpenURL](t, w)
 	submit(t, w, "")
 	ti := expect[TextInput](t, w)
@@ -316,6 +321,8 @@ func TestMissingClientAsksFirst(t *testing.T) {
 	env.OAuth.ClientID, env.OAuth.ClientSecret = "", ""
 	w := startWizard(t, cause.ConsentRequired, env)
 	expect[Explain](t, w)
+	submit(t, w, "")
+	expect[Explain](t, w) // how to set up a client
 	submit(t, w, "")
 	ou := expect[OpenURL](t, w)
 	if ou.URL != "https://console.example.test/clients" {
