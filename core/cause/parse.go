@@ -28,12 +28,13 @@ func Explain(text, provider string) Diagnosis {
 }
 
 var (
-	reErrField  = lazy(`(?i)["']?\b(?:error|errorcode|error_code)\b["']?\s*[:=]\s*["']([a-z_]{3,40})["']`)
-	reDescField = lazy(`(?is)["']?\b(?:error_?description|errormessage|error_message)\b["']?\s*[:=]\s*["'](.*?)(?:["']\s*(?:[,}\]]|$)|$)`)
-	reBase64    = lazy(`[A-Za-z0-9+/_-]{20,}={0,2}`)
-	reTagged    = lazy(`(?i)^(?:s:\s*)?[a-z0-9.*]+ (?:no|bad|bye)\b`)
-	reSMTPLead  = lazy(`^(?:s:\s*|server -> client:\s*)?([2-5]\d\d)[ -]`)
-	reHTTPErr   = lazy(`(?i)(?:http error|status(?: code)?|code|http/\d(?:\.\d)?)[:= ]+"?([1-5]\d\d)\b`)
+	reErrField   = lazy(`(?i)["']?\b(?:error|errorcode|error_code)\b["']?\s*[:=]\s*["']([a-z_]{3,40})["']`)
+	reDescField  = lazy(`(?is)["']?\b(?:error_?description|errormessage|error_message)\b["']?\s*[:=]\s*["'](.*?)(?:["']\s*(?:[,}\]]|$)|$)`)
+	reBase64     = lazy(`[A-Za-z0-9+/_-]{20,}={0,2}`)
+	reTagged     = lazy(`(?i)^(?:s:\s*)?[a-z0-9.*]+ (?:no|bad|bye)\b`)
+	reSMTPLead   = lazy(`^(?:s:\s*|server -> client:\s*)?([2-5]\d\d)[ -]`)
+	reCapability = lazy(`(?:\bauth=[a-z0-9-]+\s*)+|\b250[- ]auth[ =][a-z0-9 -]*`)
+	reHTTPErr    = lazy(`(?i)(?:http error|status(?: code)?|code|http/\d(?:\.\d)?)[:= ]+"?([1-5]\d\d)\b`)
 )
 
 // ParseText extracts evidence from arbitrary text: OAuth error bodies (JSON,
@@ -114,6 +115,14 @@ func ParseText(s string, provider string) []Evidence {
 						parts = append(parts, cleanDesc(lines[i+1]))
 					}
 				}
+			}
+		}
+		for _, l := range lines {
+			// The step the user was at (pasting an authorization code)
+			// says what an invalid_grant refers to.
+			if reCodeEntry.get().MatchString(strings.ToLower(l)) {
+				parts = append(parts, cleanDesc(l))
+				break
 			}
 		}
 		if len(parts) > 0 && !strings.Contains(strings.ToLower(strings.Join(parts, " ")), "aadsts") && len(nums) > 0 {
@@ -230,7 +239,8 @@ func transportClass(low string) string {
 		return false
 	}
 	switch {
-	case has("first record does not look like a tls handshake", "wrong version number", "wrong_version_number", "unknown protocol", "oversized record"):
+	case has("first record does not look like a tls handshake", "wrong version number", "wrong_version_number", "unknown protocol", "oversized record"),
+		reTLSMismatch.get().MatchString(low):
 		return "tls_on_plain_port"
 	case has("x509: certificate is valid for", "certificate name does not match", "hostname mismatch", "altname", "subject alternative name"):
 		return "x509_hostname"
@@ -431,9 +441,14 @@ func inferProvider(s string) string {
 // when the text shows an OAuth SASL mechanism and no password, "password"
 // for the reverse, "" when it shows both or neither.
 func inferAuth(low string) string {
-	oauth := strings.Contains(low, "xoauth2") || strings.Contains(low, "oauthbearer") ||
+	// Capability lists (IMAP "AUTH=XOAUTH2", SMTP "250-AUTH LOGIN PLAIN
+	// XOAUTH2") name what the server offers, not what the client used.
+	low = reCapability.get().ReplaceAllString(low, " ")
+	oauth := strings.Contains(low, "xoauth2") || strings.Contains(low, "oauthbearer") || strings.Contains(low, "oauthlog") ||
+		strings.Contains(low, "oauth2") || strings.Contains(low, "bearer") ||
 		strings.Contains(low, "accesstoken") || strings.Contains(low, "access token") || strings.Contains(low, "access_token")
 	pw := strings.Contains(low, "password") || strings.Contains(low, " login ") || strings.Contains(low, "auth [login]") ||
+		strings.Contains(low, " login \"") || strings.Contains(low, "auth login") ||
 		strings.Contains(low, "plain")
 	switch {
 	case oauth && !pw:

@@ -86,6 +86,24 @@ var (
 	reRate        = lazy(`too many (?:simultaneous |concurrent |open )?(?:connections|requests|login attempts|logins|attempts|sessions)|rate ?limit|ratelimit|throttl|quota exceeded|exceeded command or bandwidth|sending limit|limit exceeded|maximum number of connections|connection limit`)
 	reHTTPStatus  = lazy(`(?i)(?:http(?:/\d(?:\.\d)?)?|status(?: code)?|code|http error)[ :=]*"?([1-5]\d\d)\b`)
 	reAged        = lazy(`refresh token (?:has )?expired|expired due to inactivity|was inactive for|maximum allowed lifetime|token (?:has )?aged out`)
+	// rePwChanged: the user or an admin changed or reset the password.
+	rePwChanged = lazy(`\b(?:changed|reset|changing|resetting) (?:the |my |our |his |her |their |your )?(?:account |user'?s? |google |microsoft )?password|password (?:was |has been |got )?(?:changed|reset|updated)`)
+	// reRevoked: an authorization or grant revoked or the app removed.
+	reRevoked = lazy(`(?:authori[sz]ation|access|grant|consent|token)s?\b[^.\n]{0,40}\b(?:has been|have been|was|were|been) revoked|\bdeauthori[sz]ed\b|(?:removed|revoked) (?:the )?(?:app(?:lication)?'?s? )?(?:access|permissions?|grant)`)
+	// reTransient: server-side transient failures in words.
+	reTransient = lazy(`temporary (?:system )?(?:failure|problem|error) on server|temporary system problem|\bsystem error\b|internal (?:server )?error|server (?:is )?(?:temporarily )?unavailable|service (?:is )?(?:temporarily )?unavailable`)
+	// reJWTTime: a JWT's time claims were refused (the local clock signs
+	// them).
+	reJWTTime = lazy(`\b(?:exp|iat|nbf)\b['"]? claim|token used before issued|used before (?:its )?issue|issued in the future|not yet valid \(nbf\)`)
+	// reCodeBad: an authorization code refused as such.
+	reCodeBad = lazy(`(?:malformed|invalid|expired|bad|unknown) (?:oauth2? )?(?:auth(?:orization)?|verification|device) code|(?:auth(?:orization)?|verification) code (?:is |has |was )?(?:invalid|malformed|expired|already (?:been )?(?:used|redeemed))|code (?:was |has been )?already (?:been )?(?:used|redeemed)`)
+	// reCodeEntry: the text shows a pasted or entered authorization code.
+	reCodeEntry = lazy(`(?:input|enter|paste)(?: the| your)? (?:auth(?:orization|entication)? |verification )?code|authorization code:|auth(?:entication)? code here`)
+	// reRedirectBad: the redirect URI named as refused.
+	reRedirectBad = lazy(`invalid (?:parameter:? )?redirect[_ ]ur[il]|redirect[_ ]ur[il]s?\b[^.\n]{0,40}(?:invalid|not allowed|not permitted|not registered|unregistered|is not valid)`)
+	// reTLSMismatch: a TLS client met a plain-text server (or the reverse)
+	// in the wording of GnuTLS, .NET, Java and Go.
+	reTLSMismatch = lazy(`unexpected tls packet|handshake failed due to an unexpected packet|unrecognized ssl message|plaintext connection\?|unsupported record version|unexpected packet format|does not support tls via the starttls|server doesn'?t support starttls|starttls (?:is )?(?:required|not supported)|unencrypted connection|tls required`)
 	reTesting     = lazy(`publishing status[": ]*testing|has not completed the google verification process|being tested,? and can only be accessed|developer-approved testers|app (?:is )?(?:still )?in testing|in "testing" mode|testing mode[^.]{0,60}7 days|(?:expire|expires|dies|revoked) after (?:7|seven) days`)
 )
 
@@ -231,6 +249,12 @@ func analyze(v *view) []signal {
 			}
 			continue
 		}
+		if n == 70000 && v.has("abuse", "locked", "blocked", "suspended") {
+			// 70000 is a catch-all; the account state in the text
+			// decides.
+			add(sig(AccountBlocked, explicit))
+			continue
+		}
 		if n == 70000 && v.has("grant the client application access", "consent") {
 			add(sig(ConsentRequired, explicit, InsufficientScope, InteractionRequired))
 			continue
@@ -292,7 +316,9 @@ func textRules(v *view, add func(signal)) {
 		t(sig(AccountBlocked, explicit))
 	case v.has("suspicious", "unusual activity", "unusual sign-in", "verify it's you", "verify it’s you",
 		"sign-in attempt was blocked", "temporarily restricted", "suspects it may have been hacked", "has been hacked",
-		"locked by your organization", "account is locked", "account has been locked"):
+		"locked by your organization", "account is locked", "account has been locked",
+		"not a robot", "captcha", "use web for sending", "unlock your account", "account unlock",
+		"service abuse", "abuse mode"):
 		t(sig(AccountBlocked, explicit, BasicAuthDisabled))
 	case reAccountOff.get().MatchString(v.low), v.has("account has been deleted", "account deleted", "user not found or disabled"):
 		t(sig(AccountBlocked, specific))
@@ -300,7 +326,8 @@ func textRules(v *view, add func(signal)) {
 	switch {
 	case v.has("password has expired", "password is expired", "password expired", "user_password_expired", "password must be changed", "must change your password"):
 		t(sig(PasswordChanged, explicit, AccountBlocked))
-	case v.has("password was changed", "changed or reset their password", "password has been changed", "password change", "password was reset"):
+	case v.has("password was changed", "changed or reset their password", "password has been changed", "password change", "password was reset"),
+		rePwChanged.get().MatchString(v.low):
 		t(sig(PasswordChanged, specific, AccessRevoked))
 	}
 	if v.has("invalid jwt") {
@@ -318,6 +345,18 @@ func textRules(v *view, add func(signal)) {
 		((v.has("redirect uri", "redirect_uri", "reply address", "reply url")) &&
 			v.has("does not match", "mismatch", "not registered", "no reply address", "not valid", "doesn't match")) {
 		t(sig(RedirectURIMismatch, explicit))
+	} else if reRedirectBad.get().MatchString(v.low) {
+		t(sig(RedirectURIMismatch, explicit, InvalidClient))
+	} else if v.has("oauth 2.0") && v.has("redirect_uri=") {
+		// Google's localised error page: the policy it cites is about the
+		// redirect URI the request details list.
+		t(sig(RedirectURIMismatch, specific, InvalidClient))
+	}
+	if reJWTTime.get().MatchString(v.low) {
+		t(sig(ClockSkew, specific, InvalidClient))
+	}
+	if reCodeBad.get().MatchString(v.low) {
+		t(sig(CodeInvalid, explicit))
 	}
 	switch {
 	case v.has("malformed code", "invalid code", "code was already redeemed", "already redeemed", "code has expired", "code expired", "code is expired", "invalid authorization code", "authorization code is invalid", "code_verifier", "code verifier", "bad verification code"):
@@ -329,13 +368,15 @@ func textRules(v *view, add func(signal)) {
 	if v.has("the oauth client was not found", "oauth client was deleted", "deleted_client", "disabled_client", "client secret", "client_secret", "client_assertion", "invalid client") {
 		t(sig(InvalidClient, specific))
 	}
-	if v.has("needs admin approval", "admin approval", "administrator must grant", "admin consent", "need admin", "needs permission to access resources in your organization") {
+	if v.has("needs admin approval", "admin approval", "administrator must grant", "admin consent", "need admin", "needs permission to access resources in your organization",
+		"cannot consent", "can't consent", "has not consented", "have not consented", "not been consented") {
 		t(sig(ConsentRequired, explicit))
 	}
 	if reAged.get().MatchString(v.low) {
 		t(sig(TokenExpired, specific, AccessRevoked))
 	}
-	if v.has("token has been revoked", "access was revoked", "has been revoked by the user", "token revoked", "grant was revoked") && !v.has("expired or revoked") {
+	if (v.has("token has been revoked", "access was revoked", "has been revoked by the user", "token revoked", "grant was revoked") ||
+		reRevoked.get().MatchString(v.low)) && !v.has("expired or revoked") {
 		t(sig(AccessRevoked, specific, PasswordChanged))
 	}
 }
@@ -363,6 +404,11 @@ func oauthRules(v *view, add func(signal)) {
 		// invalid_grant while exchanging an authorization code is about the
 		// code: reused, expired, or sent with the wrong verifier.
 		add(sig(CodeInvalid, explicit))
+	}
+	if errs["invalid_grant"] && reCodeEntry.get().MatchString(v.low) && !v.has("aadsts") {
+		// The user had just pasted an authorization code: the grant
+		// refused is that code (or its timestamp check).
+		add(sig(CodeInvalid, specific, ClockSkew))
 	}
 	if errs["invalid_grant"] {
 		switch {
@@ -459,15 +505,21 @@ func imapRules(v *view, add func(signal)) {
 	if codes["CONTACTADMIN"] {
 		add(sig(AccountBlocked, specific, ProtocolDisabled))
 	}
-	if codes["SERVERBUG"] || codes["INUSE"] {
+	if codes["SERVERBUG"] || codes["INUSE"] || codes["TEMPFAIL"] {
 		add(sig(ProviderUnavailable, specific))
 	}
 	if v.has("user is authenticated but not connected") {
-		if v.auth == "oauth2" {
+		if v.auth == "oauth2" || v.auth == "" && v.provider == "microsoft" {
+			// Exchange Online takes IMAP logins only over OAuth now, so an
+			// unknown method there reads as a token login too.
 			// The token was accepted but the mailbox cannot be opened over
 			// IMAP: IMAP is off for it, the token is for another mailbox
 			// (user= differs from the signed-in user), or it lacks rights.
-			add(sig(ProtocolDisabled, specific, WrongSettings, InsufficientScope))
+			alts := []ID{WrongSettings, InsufficientScope}
+			if v.auth == "" {
+				alts = append(alts, WrongPassword)
+			}
+			add(sig(ProtocolDisabled, specific, alts...))
 		} else {
 			add(sig(WrongPassword, specific, BasicAuthDisabled, RateLimited))
 		}
@@ -493,7 +545,9 @@ func imapRules(v *view, add func(signal)) {
 	}
 }
 
-var reChallenge = lazy(`"status"\s*:\s*"([^"]{1,40})"\s*,\s*"(?:schemes|scope)"`)
+// reChallenge matches an RFC 7628 failure challenge in JSON or in a
+// client's object dump ({ status: '400', scope: '...' }).
+var reChallenge = lazy(`['"]?status['"]?\s*:\s*['"]([^'"]{1,40})['"]\s*,\s*['"]?(?:schemes|scope)\b`)
 
 func challengeStatus(low string) string {
 	m := reChallenge.get().FindStringSubmatch(low)
@@ -617,7 +671,13 @@ func credentialRules(v *view, add func(signal)) {
 	}
 	if smtpAuth || reGenericPw.get().MatchString(v.low) {
 		c, alts := passwordDefault(v)
-		s := sig(c, specific, alts...)
+		strength := specific
+		if !smtpAuth && reRate.get().MatchString(v.low) {
+			// "Login failed: too many simultaneous connections": the
+			// limit explains the failure, not the credential.
+			strength = weak
+		}
+		s := sig(c, strength, alts...)
 		s.credential = true
 		add(s)
 	}
@@ -689,7 +749,8 @@ func transportRules(v *view, add func(signal)) {
 	switch {
 	case v.has("first record does not look like a tls handshake", "wrong version number", "wrong_version_number",
 		"unknown protocol", "oversized record received", "record overflow", "packet length too long",
-		"http request to an https server", "tls_on_plain_port", "ssl routines:ssl3_get_record", "unexpected message", "ssl handshake failed: ssl_error_ssl"):
+		"http request to an https server", "tls_on_plain_port", "ssl routines:ssl3_get_record", "unexpected message", "ssl handshake failed: ssl_error_ssl"),
+		reTLSMismatch.get().MatchString(v.low):
 		add(sig(WrongSettings, explicit))
 	case v.has("x509: certificate is valid for", "certificate name does not match", "hostname mismatch",
 		"err_tls_cert_altname_invalid", "does not match any of the subject alternative names",
@@ -753,5 +814,8 @@ func httpRules(v *view, add func(signal)) {
 	if v.has("service unavailable", "temporarily unavailable", "internal server error", "bad gateway", "gateway timeout",
 		"backend error", "backenderror", "server is busy", "try again later") && !reRate.get().MatchString(v.low) {
 		add(sig(ProviderUnavailable, weak, RateLimited))
+	}
+	if reTransient.get().MatchString(v.low) && !reRate.get().MatchString(v.low) {
+		add(sig(ProviderUnavailable, specific, RateLimited))
 	}
 }
