@@ -1,8 +1,10 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"github.com/charmbracelet/x/ansi"
 	"strings"
 	"testing"
 	"time"
@@ -254,5 +256,16 @@ func TestTokenAge(t *testing.T) {
 		if got != c.want || warn != c.warn {
 			t.Errorf("tokenAge(%v, life %v) = %q,%v; want %q,%v", now.Sub(c.a.ConsentedAt), c.a.GrantLifetime, got, warn, c.want, c.warn)
 		}
+	}
+}
+
+// Accounts given in Options are on the first frame, before any load.
+func TestPreloadedAccountsOnFirstFrame(t *testing.T) {
+	deps := demoDeps()
+	views, _ := deps.Accounts(context.Background())
+	m := newModel(context.Background(), deps, Options{Accounts: views, Now: func() time.Time { return fixedNow }})
+	v := ansi.Strip(m.View().Content)
+	if !strings.Contains(v, "alice@gmail.exam") || !strings.Contains(v, "3 accounts") {
+		t.Fatalf("first frame lacks the preloaded accounts:\n%s", v)
 	}
 }

@@ -54,6 +54,7 @@ type model struct {
 	accounts  []AccountView
 	loading   bool
 	firstLoad bool
+	preloaded bool // the list came with Options.Accounts
 	status    string
 
 	runs   map[string]*diagRun
@@ -96,6 +97,9 @@ func newModel(ctx context.Context, deps Deps, opts Options) model {
 		tickEvery: defaultTick,
 		loading:   true,
 		firstLoad: true,
+	}
+	if opts.Accounts != nil {
+		m.accounts, m.loading, m.preloaded = opts.Accounts, false, true
 	}
 	m.setStyles()
 	return m
@@ -161,7 +165,11 @@ func intent(msg tea.Msg) tea.Cmd { return func() tea.Msg { return msg } }
 
 // Init asks for the background colour and loads the accounts.
 func (m model) Init() tea.Cmd {
-	return tea.Batch(tea.RequestBackgroundColor, m.loadAccounts(), m.startTick())
+	load := m.loadAccounts()
+	if m.preloaded {
+		load = intent(accountsMsg{accounts: m.accounts})
+	}
+	return tea.Batch(tea.RequestBackgroundColor, load, m.startTick())
 }
 
 func (m model) loadAccounts() tea.Cmd {

@@ -33,6 +33,10 @@ type Options struct {
 	NoColor bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Accounts, when not nil, is the account list already read: the first
+	// frame shows it without waiting for Deps.Accounts (later reloads still
+	// call it).
+	Accounts []AccountView
 }
 
 // Run shows the TUI until the user quits or ctx is cancelled. It uses the
@@ -47,7 +51,8 @@ func Run(ctx context.Context, deps Deps, opts Options) error {
 		opts.NoColor = true
 	}
 	m := newModel(ctx, deps, opts)
-	popts := []tea.ProgramOption{tea.WithContext(ctx)}
+	// 120 frames a second: a change shows within 8 ms, the first frame too.
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithFPS(120)}
 	if opts.Input != nil {
 		popts = append(popts, tea.WithInput(opts.Input))
 	}

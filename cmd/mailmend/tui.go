@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/mailmend/mailmend/core/account"
 	"github.com/mailmend/mailmend/core/cause"
@@ -26,18 +27,37 @@ type tuiDeps struct {
 	wizards wizardFactory
 
 	// initial is the list read at start-up, handed to the first Accounts
-	// call so the first frame costs one read of the index, not two.
+	// call so the first frame costs one read of the index, not two; pending
+	// delivers it when the read was still running as the TUI started.
 	initialMu sync.Mutex
 	initial   []account.Account
+	pending   <-chan listResult
+}
+
+// listResult is the outcome of reading the account list.
+type listResult struct {
+	accts []account.Account
+	err   error
 }
 
 var _ tui.Deps = (*tuiDeps)(nil)
 
 func (d *tuiDeps) Accounts(ctx context.Context) ([]tui.AccountView, error) {
 	d.initialMu.Lock()
-	accts := d.initial
-	d.initial = nil
+	accts, pending := d.initial, d.pending
+	d.initial, d.pending = nil, nil
 	d.initialMu.Unlock()
+	if pending != nil {
+		select {
+		case r := <-pending:
+			if r.err != nil {
+				return nil, r.err
+			}
+			accts = r.accts
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if accts == nil {
 		var err error
 		if accts, err = d.st.List(ctx); err != nil {
@@ -153,6 +173,10 @@ func needTerminal(a *app, what string) error {
 	return usageErrorf("%s needs a terminal; not on one, use 'mailmend list', 'mailmend doctor' or 'mailmend --help'", what)
 }
 
+// storeFailFast is how long the TUI waits for the account list before it
+// starts drawing: an unreachable store answers within it.
+const storeFailFast = 15 * time.Millisecond
+
 // runTUI opens the account list over the configured store.
 func runTUI(ctx context.Context, a *app) error {
 	if err := needTerminal(a, "the account list"); err != nil {
@@ -162,17 +186,34 @@ func runTUI(ctx context.Context, a *app) error {
 	if err != nil {
 		return storeErr(err)
 	}
-	accts, err := st.List(ctx)
-	if err != nil {
-		return storeErr(err)
-	}
+	// Read the list while the terminal UI starts: both take tens of
+	// milliseconds. A store that fails at once is reported before the UI
+	// takes the screen; one that fails later shows in the list.
+	listed := make(chan listResult, 1)
+	go func() {
+		accts, err := st.List(ctx)
+		listed <- listResult{accts, err}
+	}()
 	doc, err := a.doctor()
 	if err != nil {
 		return err
 	}
-	deps := &tuiDeps{app: a, st: st, doc: doc, cat: a.catalog, initial: accts}
+	deps := &tuiDeps{app: a, st: st, doc: doc, cat: a.catalog}
 	deps.wizards = a.newWizardFactory(st)
-	err = tui.Run(ctx, deps, tui.Options{Title: "mailmend"})
+	var views []tui.AccountView
+	select {
+	case r := <-listed:
+		if r.err != nil {
+			return storeErr(r.err)
+		}
+		deps.initial = r.accts
+		if views, err = deps.Accounts(ctx); err != nil {
+			return storeErr(err)
+		}
+	case <-time.After(storeFailFast):
+		deps.pending = listed
+	}
+	err = tui.Run(ctx, deps, tui.Options{Title: "mailmend", Accounts: views})
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -236,21 +236,25 @@ func (tx *Tx) readIndex() (*index, error) {
 }
 
 func parseIndex(raw []byte, where string) (*index, error) {
-	var probe struct {
-		Version *int `json:"version"`
+	// One pass: the version is checked before the accounts are decoded.
+	var doc struct {
+		Version  *int            `json:"version"`
+		Accounts json.RawMessage `json:"accounts"`
 	}
-	if err := json.Unmarshal(raw, &probe); err != nil {
+	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, corrupt(err, "store: the account index in the %s store is not valid JSON (%v); it was left untouched", where, err)
 	}
-	if probe.Version == nil {
+	if doc.Version == nil {
 		return nil, corrupt(nil, "store: the account index in the %s store has no version; it was left untouched", where)
 	}
-	if *probe.Version != IndexVersion {
-		return nil, corrupt(nil, "store: the account index in the %s store has version %d; this mailmend reads version %d (a newer mailmend wrote it?); it was left untouched", where, *probe.Version, IndexVersion)
+	if *doc.Version != IndexVersion {
+		return nil, corrupt(nil, "store: the account index in the %s store has version %d; this mailmend reads version %d (a newer mailmend wrote it?); it was left untouched", where, *doc.Version, IndexVersion)
 	}
-	var idx index
-	if err := json.Unmarshal(raw, &idx); err != nil {
-		return nil, corrupt(err, "store: the account index in the %s store cannot be read (%v); it was left untouched", where, err)
+	idx := index{Version: *doc.Version}
+	if len(doc.Accounts) > 0 && string(doc.Accounts) != "null" {
+		if err := json.Unmarshal(doc.Accounts, &idx.Accounts); err != nil {
+			return nil, corrupt(err, "store: the account index in the %s store cannot be read (%v); it was left untouched", where, err)
+		}
 	}
 	seen := make(map[string]bool, len(idx.Accounts))
 	for i, a := range idx.Accounts {
