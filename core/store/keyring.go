@@ -49,9 +49,8 @@ type keyringAPI interface {
 // on Linux, Keychain on macOS, Credential Manager on Windows).
 type goKeyring struct{}
 
-func (goKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
-func (goKeyring) Set(service, user, pw string) error       { return keyring.Set(service, user, pw) }
-func (goKeyring) Delete(service, user string) error        { return keyring.Delete(service, user) }
+func (goKeyring) Set(service, user, pw string) error { return keyring.Set(service, user, pw) }
+func (goKeyring) Delete(service, user string) error  { return keyring.Delete(service, user) }
 
 // Keyring is a Backend over the OS keyring (github.com/zalando/go-keyring):
 // each item is one keyring entry of the service, with the item key as the
