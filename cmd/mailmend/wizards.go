@@ -12,6 +12,7 @@ import (
 	"github.com/mailmend/mailmend/core/doctor"
 	"github.com/mailmend/mailmend/core/oauth"
 	"github.com/mailmend/mailmend/core/provider"
+	"github.com/mailmend/mailmend/core/sandbox"
 	"github.com/mailmend/mailmend/core/store"
 	"github.com/mailmend/mailmend/core/wizard"
 	"github.com/mailmend/mailmend/tui"
@@ -122,6 +123,18 @@ func (a *app) newDemoWizards(d *demo.Demo, deps doctor.Deps) wizardFactory {
 	}
 	ws.adjust = func(env *wizard.Env) {
 		email := env.Account.Email
+		if env.Account.ID == "" {
+			// A new address in the demo becomes a healthy sandbox account of
+			// the provider it names, served by the sandbox's servers.
+			f := sandbox.Google
+			if env.Account.Provider == string(sandbox.Microsoft) {
+				f = sandbox.Microsoft
+			}
+			_ = d.Sandbox.AddUser(sandbox.UserSpec{Email: email, Flavour: f})
+			if set, err := d.Sandbox.Settings(email); err == nil {
+				env.Account.IMAP, env.Account.SMTP = set.IMAP, set.SMTP
+			}
+		}
 		env.Provider.AppPasswordURL = d.Sandbox.AccountURL(email, "apppasswords")
 		env.Provider.SecurityURL = d.Sandbox.AccountURL(email, "security")
 	}

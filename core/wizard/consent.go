@@ -168,6 +168,9 @@ func (w *Wizard) consent(ctx context.Context, run *consentRun, problem string) (
 			return Done{}, fmt.Errorf("wizard: the new sign-in works but could not be saved: %w", err)
 		}
 		msg := "Signed in again: the live login with the new sign-in passed and it replaced the old one."
+		if w.env.Account.ID == "" {
+			msg = "Signed in: the live login with the new sign-in passed and the account was saved."
+		}
 		if tok.RefreshToken == "" {
 			msg += " The provider sent no refresh token, so the sign-in will have to be renewed when the access token expires."
 		}
