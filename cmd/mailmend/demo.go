@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mailmend/mailmend/core/demo"
 	"github.com/mailmend/mailmend/core/doctor"
 	"github.com/mailmend/mailmend/core/guard"
+	"github.com/mailmend/mailmend/core/sandbox"
 	"github.com/mailmend/mailmend/core/store"
 	"github.com/mailmend/mailmend/tui"
 )
@@ -45,7 +47,8 @@ func runDemo(ctx context.Context, a *app) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	d, err := demo.Start(ctx, demo.Options{LockDir: tmp})
+	// Outages and rate limits in the demo end by themselves, as real ones do.
+	d, err := demo.Start(ctx, demo.Options{LockDir: tmp, Sandbox: &sandbox.Options{TransientFor: 45 * time.Second}})
 	if err != nil {
 		return fmt.Errorf("starting the sandbox: %w", err)
 	}
