@@ -195,7 +195,7 @@ func printLadder(w io.Writer, r doctor.Report, warnings []doctor.Warning) {
 	}
 	switch cause.Info(d.Cause).Action {
 	case cause.ActionReconnect, cause.ActionSettings:
-		fmt.Fprintf(w, "  Fix: mailmend reconnect %s   (guide: mailmend explain --json ... or the README)\n", a.Email)
+		fmt.Fprintf(w, "  Fix: mailmend reconnect %s\n", sanitize.Line(a.Email))
 	case cause.ActionWait:
 		fmt.Fprintln(w, "  This usually passes by itself; check again in a few minutes.")
 	default:
