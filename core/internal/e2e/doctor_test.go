@@ -100,6 +100,12 @@ func TestDoctorAgainstDovecot(t *testing.T) {
 	if accts := h.list(t); accts[0].Status != "needs_reconnect" {
 		t.Errorf("status after wrong password: %+v", accts[0])
 	}
+	// The support report: cause and server text kept, address masked, no secret.
+	rep := h.run(t, "", "report", "bob@corp.example")
+	if rep.code != 0 || !strings.Contains(rep.stdout, "b***@corp.example") || !strings.Contains(rep.stdout, "AUTHENTICATIONFAILED") ||
+		!strings.Contains(rep.stdout, "wrong_password") || strings.Contains(rep.stdout, "bob@corp.example") || strings.Contains(rep.stdout, pw) {
+		t.Errorf("report: exit %d\n%s", rep.code, rep.stdout)
+	}
 	// The human ladder names the cause.
 	if r := h.run(t, "", "doctor", "bob@corp.example"); !strings.Contains(r.stdout+r.stderr, "wrong_password") {
 		t.Errorf("ladder lacks the cause:\n%s", r.stdout)
