@@ -377,6 +377,16 @@ func (doc *Doctor) diagnose(rep *Report, p provider.Provider) {
 	}
 	cctx.AppPassword = rep.appPassword
 	rep.Diagnosis = cause.Classify(ev, cctx)
+	if hasCode(ev, CodeLockoutGuard) && !hasFailureOtherThan(ev, CodeLockoutGuard) {
+		// mailmend held the login back itself: the cause is what made the
+		// earlier logins fail, when it is known.
+		id := cause.ID(rep.Account.Cause)
+		if !cause.Known(id) || id == cause.Unknown {
+			id = cause.RateLimited
+		}
+		rep.Diagnosis = cause.Recorded(id, ev)
+		return
+	}
 	if noGrant(ev) && consentCause(cause.ID(rep.Account.Cause)) {
 		// No grant to test: the cause is what stopped the last sign-in.
 		rep.Diagnosis = cause.Recorded(cause.ID(rep.Account.Cause), append(ev, cause.Evidence{
@@ -388,6 +398,26 @@ func (doc *Doctor) diagnose(rep *Report, p provider.Provider) {
 
 // CodeNoGrant is the evidence code of an OAuth account with no saved grant.
 const CodeNoGrant = "no_grant"
+
+func hasCode(ev []cause.Evidence, code string) bool {
+	for _, e := range ev {
+		if e.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// hasFailureOtherThan reports whether any evidence has a code other than
+// code (another check failed for its own reason).
+func hasFailureOtherThan(ev []cause.Evidence, code string) bool {
+	for _, e := range ev {
+		if e.Code != code && e.Kind != cause.KindClock {
+			return true
+		}
+	}
+	return false
+}
 
 func noGrant(ev []cause.Evidence) bool {
 	for _, e := range ev {

@@ -13,6 +13,7 @@ import (
 	"github.com/mailmend/mailmend/core/cause"
 	"github.com/mailmend/mailmend/core/demo"
 	"github.com/mailmend/mailmend/core/doctor"
+	"github.com/mailmend/mailmend/core/guard"
 	"github.com/mailmend/mailmend/core/oauth"
 	"github.com/mailmend/mailmend/core/probe"
 	"github.com/mailmend/mailmend/core/sandbox"
@@ -234,5 +235,32 @@ func TestEventsAndCancel(t *testing.T) {
 	rep2 := doc.Check(context.Background(), a, nil)
 	if !rep2.Healthy || rep2.Refreshed {
 		t.Errorf("second check: healthy %v refreshed %v", rep2.Healthy, rep2.Refreshed)
+	}
+}
+
+// TestGuardHoldsLoginBack: after 3 refused logins in 15 minutes the doctor
+// does not try a 4th; it names the cause recorded before.
+func TestGuardHoldsLoginBack(t *testing.T) {
+	d := startDemo(t, []demo.Seed{{Local: "held", Flavour: sandbox.Google, Auth: account.Password, Scenario: sandbox.WrongPassword}})
+	deps := d.DoctorDeps()
+	deps.Guard = guard.New(t.TempDir(), nil)
+	doc := doctor.New(deps)
+	ctx := context.Background()
+	a, _ := d.Store.Find(ctx, "held@gmail.com")
+	for i := range 3 {
+		rep := doc.Check(ctx, a, nil)
+		if rep.Diagnosis.Cause != cause.WrongPassword {
+			t.Fatalf("check %d: %s", i, rep.Diagnosis.Cause)
+		}
+		doctor.Apply(&a, rep)
+	}
+	before, _ := d.Sandbox.Logins("held@gmail.com")
+	rep := doc.Check(ctx, a, nil)
+	after, _ := d.Sandbox.Logins("held@gmail.com")
+	if after.IMAPFailed+after.SMTPFailed != before.IMAPFailed+before.SMTPFailed {
+		t.Errorf("a 4th failing login reached the server: %+v -> %+v", before, after)
+	}
+	if rep.Healthy || rep.Diagnosis.Cause != cause.WrongPassword {
+		t.Errorf("held back: healthy %v cause %s, want the recorded wrong_password", rep.Healthy, rep.Diagnosis.Cause)
 	}
 }
