@@ -39,12 +39,26 @@ func newAddCmd(a *app) *cobra.Command {
 
 The provider is detected from the address (and, for your own domain, from its
 MX records); its known-good IMAP and SMTP settings are used unless you give
-your own. For password accounts mailmend asks for the password (hidden), or
-reads it from standard input with --password-stdin, and logs in to the IMAP
-server before saving anything: a password the server refuses is not saved.
+your own. The sign-in method is the provider's first (OAuth for Google and
+Microsoft) unless --auth says otherwise.
 
-Adding an address that is already there updates that account in place.`,
+With --auth password mailmend asks for the password (hidden), or reads it
+from standard input with --password-stdin, and logs in to the IMAP server
+before saving anything: a password the server refuses is not saved. App
+passwords may be typed as the provider shows them (Google's groups of four
+letters; spaces are dropped).
+
+With --auth oauth2 mailmend opens the provider's sign-in in your browser
+(PKCE, answered on a loopback address; --no-browser prints the address
+instead), exchanges the code once, logs in over IMAP with the new token and
+only then saves the account. Google and Microsoft need your own OAuth
+client: when none is configured, mailmend explains how to make one and asks
+for its id and secret.
+
+Adding an address that is already there updates that account in place and
+keeps its id.`,
 		Example: `  mailmend add --email you@gmail.com
+  mailmend add --email you@gmail.com --auth password
   pass show mail/work | mailmend add --email me@corp.example --imap mail.corp.example:993 --smtp mail.corp.example:465 --password-stdin
   mailmend add --email you@fastmail.com --username you@fastmail.com --no-verify`,
 		Args: cobra.NoArgs,
