@@ -32,6 +32,20 @@ type tuiDeps struct {
 	initialMu sync.Mutex
 	initial   []account.Account
 	pending   <-chan listResult
+	// known is the last list by id: a diagnosis starts from it instead of
+	// reading the whole index again (1,000 accounts, 1,000 checks).
+	known map[string]account.Account
+}
+
+// lookup returns the account from the last list, or reads it.
+func (d *tuiDeps) lookup(ctx context.Context, id string) (account.Account, error) {
+	d.initialMu.Lock()
+	a, ok := d.known[id]
+	d.initialMu.Unlock()
+	if ok {
+		return a, nil
+	}
+	return d.st.Find(ctx, id)
 }
 
 // listResult is the outcome of reading the account list.
@@ -64,6 +78,13 @@ func (d *tuiDeps) Accounts(ctx context.Context) ([]tui.AccountView, error) {
 			return nil, err
 		}
 	}
+	known := make(map[string]account.Account, len(accts))
+	for _, a := range accts {
+		known[a.ID] = a
+	}
+	d.initialMu.Lock()
+	d.known = known
+	d.initialMu.Unlock()
 	out := make([]tui.AccountView, 0, len(accts))
 	for _, a := range accts {
 		v := tui.AccountView{Account: a}
@@ -90,7 +111,7 @@ func (d *tuiDeps) Diagnose(ctx context.Context, accountID string) <-chan tui.Che
 				return false
 			}
 		}
-		a, err := d.st.Find(ctx, accountID)
+		a, err := d.lookup(ctx, accountID)
 		if err != nil {
 			send(tui.CheckEvent{Done: true, Err: err})
 			return
