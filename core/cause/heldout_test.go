@@ -86,40 +86,10 @@ func TestHeldoutWellFormed(t *testing.T) {
 // TestHeldout reports exact and family accuracy on the held-out set and
 // fails below the floors.
 func TestHeldout(t *testing.T) {
-	lines := loadHeldout(t)
-	var n, exact, family, nulls int
-	for i, c := range lines {
-		provider := c.Provider
-		if provider == "generic" || provider == "dovecot" || provider == "exchange" {
-			provider = ""
-		}
-		d := Explain(c.Raw, provider)
-		checkDiagnosis(t, d)
-		if c.Expect == nil {
-			nulls++
-			if d.Certain {
-				t.Errorf("line %d: cause outside the catalog, but diagnosis claims certainty: %v\n  raw: %.200q", i+1, d, c.Raw)
-			}
-			continue
-		}
-		n++
-		switch {
-		case slices.Contains(c.Exact, d.Cause):
-			exact++
-			family++
-		case slices.Contains(c.Family, d.Cause):
-			family++
-			t.Logf("family-only line %d: got %s, want %v\n  raw: %.200q", i+1, d.Cause, c.Exact, c.Raw)
-		default:
-			t.Logf("miss line %d: got %v, want %v\n  raw: %.300q", i+1, d, c.Exact, c.Raw)
-		}
-	}
+	n, pe, pf := score(t, "held-out", loadHeldout(t))
 	if n == 0 {
 		t.Fatal("held-out set has no labelled lines")
 	}
-	pe := 100 * float64(exact) / float64(n)
-	pf := 100 * float64(family) / float64(n)
-	t.Logf("held-out: %d labelled lines (+%d unlabelled): exact %d (%.1f%%), family %d (%.1f%%)", n, nulls, exact, pe, family, pf)
 	if pe < heldoutMinExact {
 		t.Errorf("held-out exact accuracy %.1f%% is below %.0f%%", pe, heldoutMinExact)
 	}
