@@ -17,50 +17,18 @@ import (
 	"github.com/mailmend/mailmend/core/account"
 	"github.com/mailmend/mailmend/core/cause"
 	"github.com/mailmend/mailmend/core/internal/testpki"
+	"github.com/mailmend/mailmend/core/internal/testserver"
 )
 
 // scriptServer is a tiny TCP server on loopback that runs handle for every
 // connection, optionally behind TLS.
 func scriptServer(t *testing.T, cfg *tls.Config, handle func(c net.Conn)) account.Endpoint {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg != nil {
-		ln = tls.NewListener(ln, cfg)
-	}
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		close(done)
-		ln.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				// Never outlive the test.
-				go func() { <-done; c.Close() }()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				handle(c)
-			}()
-		}
-	}()
 	sec := account.StartTLS
 	if cfg != nil {
 		sec = account.TLS
 	}
-	return liveEP(t, ln.Addr().String(), sec)
+	return liveEP(t, testserver.Serve(t, cfg, nil, handle), sec)
 }
 
 var (

@@ -5,10 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"github.com/mailmend/mailmend/core/internal/testserver"
 	"io"
 	"net"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 )
@@ -22,43 +22,7 @@ func echoServer(t *testing.T) string {
 // server runs handle for every connection on a loopback listener.
 func server(t *testing.T, handle func(c net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-				handle(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testserver.Serve(t, nil, nil, handle)
 }
 
 func startProxy(t *testing.T, target string, delay time.Duration) *Proxy {
