@@ -43,24 +43,34 @@ func loadCorpusQuiet() []corpusLine {
 // loadCorpus reads the corpus or skips (fails with MAILMEND_REQUIRE_REAL=1).
 func loadCorpus(tb testing.TB) []corpusLine {
 	tb.Helper()
-	f, err := os.Open(corpusPath)
-	if err != nil {
+	if _, err := os.Stat(corpusPath); err != nil {
 		if os.Getenv("MAILMEND_REQUIRE_REAL") == "1" {
 			tb.Fatalf("error corpus missing: %v", err)
 		}
 		tb.Skipf("error corpus not present (%v); skipping", err)
+	}
+	return loadLines(tb, corpusPath)
+}
+
+// loadLines reads a JSON-lines file of corpus lines; blank lines are
+// skipped, a malformed line fails the test.
+func loadLines(tb testing.TB, path string) []corpusLine {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	defer f.Close()
 	var out []corpusLine
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if len(sc.Bytes()) == 0 {
+		if len(strings.TrimSpace(sc.Text())) == 0 {
 			continue
 		}
 		var c corpusLine
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			tb.Fatalf("corpus line %d: %v", len(out)+1, err)
+			tb.Fatalf("%s line %d: %v", path, len(out)+1, err)
 		}
 		out = append(out, c)
 	}

@@ -1,7 +1,6 @@
 package cause
 
 import (
-	"bufio"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -23,31 +22,7 @@ const (
 	heldoutMinFamily = 95.0
 )
 
-func loadHeldout(tb testing.TB) []corpusLine {
-	tb.Helper()
-	f, err := os.Open(heldoutPath)
-	if err != nil {
-		tb.Fatalf("held-out set: %v", err)
-	}
-	defer f.Close()
-	var out []corpusLine
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if len(strings.TrimSpace(sc.Text())) == 0 {
-			continue
-		}
-		var c corpusLine
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			tb.Fatalf("held-out line %d: %v", len(out)+1, err)
-		}
-		out = append(out, c)
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
+func loadHeldout(tb testing.TB) []corpusLine { return loadLines(tb, heldoutPath) }
 
 // TestHeldoutWellFormed checks the set itself: every label is a catalog
 // id, exact answers are within the family, and a null label has no
