@@ -1,8 +1,6 @@
 package cause
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
