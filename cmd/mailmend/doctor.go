@@ -132,6 +132,13 @@ func runDoctor(ctx context.Context, o *doctorOptions) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	if o.app.env.StdoutTTY && !o.JSON {
+		if len(accts) == 1 {
+			fmt.Fprintf(o.app.env.Err, "Checking %s (up to %s) ...\n", sanitize.Line(accts[0].Email), o.Timeout)
+		} else {
+			fmt.Fprintf(o.app.env.Err, "Checking %d accounts (up to %s) ...\n", len(accts), o.Timeout)
+		}
+	}
 	reports := doc.CheckAll(ctx, accts, 0, nil)
 	if err := context.Cause(ctx); err != nil && ctx.Err() == context.Canceled {
 		return err
