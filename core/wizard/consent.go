@@ -67,13 +67,8 @@ func (w *Wizard) askClient(ctx context.Context, run *consentRun, problem string)
 		}
 	}
 	if problem == "" && p.OAuth2 != nil && p.OAuth2.ClientSetupURL != "" {
-		step := OpenURL{
-			URL:   p.OAuth2.ClientSetupURL,
-			Label: providerName(p) + " OAuth clients",
-			Why:   "Open (or create) the OAuth client mailmend should use, then copy its client ID and secret.",
-		}
-		step.Opened = w.open(step.URL)
-		if _, err := w.ask(ctx, step); err != nil {
+		if err := w.visit(ctx, p.OAuth2.ClientSetupURL, providerName(p)+" OAuth clients",
+			"Open (or create) the OAuth client mailmend should use, then copy its client ID and secret."); err != nil {
 			return err
 		}
 	}

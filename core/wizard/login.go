@@ -224,9 +224,7 @@ func (w *Wizard) password(ctx context.Context, explain bool) (Done, error) {
 		if p.AppPasswordPrereq != "" {
 			why += " " + p.AppPasswordPrereq + "."
 		}
-		step := OpenURL{URL: p.AppPasswordURL, Label: providerName(p) + " app passwords", Why: why}
-		step.Opened = w.open(step.URL)
-		if _, err := w.ask(ctx, step); err != nil {
+		if err := w.visit(ctx, p.AppPasswordURL, providerName(p)+" app passwords", why); err != nil {
 			return Done{}, err
 		}
 	}

@@ -125,13 +125,8 @@ func (w *Wizard) appInTesting(ctx context.Context) (Done, error) {
 	if _, err := w.ask(ctx, w.explainCause(w.id)); err != nil {
 		return Done{}, err
 	}
-	step := OpenURL{
-		URL:   "https://console.cloud.google.com/auth/audience",
-		Label: "Google Cloud console → Audience",
-		Why:   "Sign in with the account that owns the OAuth client's project and press Publish app, so the status reads In production.",
-	}
-	step.Opened = w.open(step.URL)
-	if _, err := w.ask(ctx, step); err != nil {
+	if err := w.visit(ctx, "https://console.cloud.google.com/auth/audience", "Google Cloud console → Audience",
+		"Sign in with the account that owns the OAuth client's project and press Publish app, so the status reads In production."); err != nil {
 		return Done{}, err
 	}
 	k, err := w.choose(ctx, Choose{Question: "Is the app published?", Options: []Option{
@@ -500,9 +495,7 @@ func (w *Wizard) blocked(ctx context.Context) (Done, error) {
 		u = p.HelpURL
 	}
 	if u != "" {
-		step := OpenURL{URL: u, Label: providerName(p) + " security", Why: "Sign in there, follow the security prompts and confirm the blocked sign-in was you."}
-		step.Opened = w.open(u)
-		if _, err := w.ask(ctx, step); err != nil {
+		if err := w.visit(ctx, u, providerName(p)+" security", "Sign in there, follow the security prompts and confirm the blocked sign-in was you."); err != nil {
 			return Done{}, err
 		}
 	}
@@ -516,9 +509,7 @@ func (w *Wizard) protocol(ctx context.Context) (Done, error) {
 	}
 	p := w.env.Provider
 	if p.HelpURL != "" {
-		step := OpenURL{URL: p.HelpURL, Label: providerName(p) + " help on IMAP and SMTP access", Why: "Switch IMAP (and authenticated SMTP) on as described there."}
-		step.Opened = w.open(step.URL)
-		if _, err := w.ask(ctx, step); err != nil {
+		if err := w.visit(ctx, p.HelpURL, providerName(p)+" help on IMAP and SMTP access", "Switch IMAP (and authenticated SMTP) on as described there."); err != nil {
 			return Done{}, err
 		}
 	}

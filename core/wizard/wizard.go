@@ -499,3 +499,12 @@ func usesConsent(id cause.ID) bool {
 	}
 	return false
 }
+
+// visit shows an OpenURL step for url, opening the browser on it first
+// when one may be opened, and waits until the user goes on.
+func (w *Wizard) visit(ctx context.Context, url, label, why string) error {
+	step := OpenURL{URL: url, Label: label, Why: why}
+	step.Opened = w.open(url)
+	_, err := w.ask(ctx, step)
+	return err
+}
