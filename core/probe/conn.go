@@ -290,3 +290,25 @@ func describeCode(code string, err error) string {
 	}
 	return code
 }
+
+// runSteps runs the connection's opening steps in order, appending each
+// result; the first failure closes the connection and ends the run.
+func runSteps(ctx context.Context, c *conn, results []Result, steps []func(context.Context) (Result, error)) ([]Result, error) {
+	for _, step := range steps {
+		res, err := step(ctx)
+		results = append(results, res)
+		if err != nil {
+			c.Close()
+			return results, err
+		}
+	}
+	return results, nil
+}
+
+// failed is a failed check's Result and its *ProtocolError, with the
+// message made safe for a terminal.
+func failed(proto, check string, start time.Time, msg string, err error, ev ...cause.Evidence) (Result, error) {
+	msg = detail(msg)
+	res := Result{Name: check, Status: Fail, Duration: time.Since(start), Detail: msg, Evidence: ev}
+	return res, &ProtocolError{Protocol: proto, Check: check, Msg: msg, Evidence: ev, Err: err}
+}

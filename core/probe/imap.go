@@ -196,13 +196,8 @@ func DialIMAP(ctx context.Context, ep account.Endpoint, opts Options) (*IMAPConn
 	if ep.Security == account.TLS {
 		steps = []func(context.Context) (Result, error){ic.implicitTLS, ic.readGreeting}
 	}
-	for _, step := range steps {
-		res, err := step(ctx)
-		results = append(results, res)
-		if err != nil {
-			c.Close()
-			return nil, results, err
-		}
+	if results, err = runSteps(ctx, c, results, steps); err != nil {
+		return nil, results, err
 	}
 	return ic, results, nil
 }
@@ -212,9 +207,7 @@ func (ic *IMAPConn) implicitTLS(ctx context.Context) (Result, error) {
 }
 
 func (ic *IMAPConn) fail(check string, start time.Time, msg string, err error, ev ...cause.Evidence) (Result, error) {
-	msg = detail(msg)
-	res := Result{Name: check, Status: Fail, Duration: time.Since(start), Detail: msg, Evidence: ev}
-	return res, &ProtocolError{Protocol: protoIMAP, Check: check, Msg: msg, Evidence: ev, Err: err}
+	return failed(protoIMAP, check, start, msg, err, ev...)
 }
 
 // ioFail reports an I/O error during check, naming what was being waited

@@ -149,13 +149,8 @@ func DialSMTP(ctx context.Context, ep account.Endpoint, opts Options) (*SMTPConn
 	} else {
 		steps = []func(context.Context) (Result, error){sc.greeting, sc.starttls, sc.implicitTLS}
 	}
-	for _, step := range steps {
-		res, err := step(ctx)
-		results = append(results, res)
-		if err != nil {
-			c.Close()
-			return nil, results, err
-		}
+	if results, err = runSteps(ctx, c, results, steps); err != nil {
+		return nil, results, err
 	}
 	// EHLO over TLS: its extensions are the ones that count.
 	start := time.Now()
@@ -173,9 +168,7 @@ func (sc *SMTPConn) implicitTLS(ctx context.Context) (Result, error) {
 }
 
 func (sc *SMTPConn) fail(check string, start time.Time, msg string, err error, ev ...cause.Evidence) (Result, error) {
-	msg = detail(msg)
-	res := Result{Name: check, Status: Fail, Duration: time.Since(start), Detail: msg, Evidence: ev}
-	return res, &ProtocolError{Protocol: protoSMTP, Check: check, Msg: msg, Evidence: ev, Err: err}
+	return failed(protoSMTP, check, start, msg, err, ev...)
 }
 
 // reply reads one reply within timeout and turns I/O trouble into a
