@@ -372,14 +372,25 @@ func (sb *Sandbox) tokenResponse(f Flavour, is *issued) map[string]any {
 	return body
 }
 
-func (sb *Sandbox) handleToken(w http.ResponseWriter, r *http.Request) {
+// formRequest takes the flavour from the path and parses the form of a
+// token-endpoint style request, answering the error itself when either
+// fails.
+func (sb *Sandbox) formRequest(w http.ResponseWriter, r *http.Request) (Flavour, bool) {
 	f, ok := pathFlavour(r)
 	if !ok {
 		http.NotFound(w, r)
-		return
+		return f, false
 	}
 	if err := r.ParseForm(); err != nil {
 		writeOAuthErr(w, errInvalidRequest(f, sb.now(), "Malformed request body."))
+		return f, false
+	}
+	return f, true
+}
+
+func (sb *Sandbox) handleToken(w http.ResponseWriter, r *http.Request) {
+	f, ok := sb.formRequest(w, r)
+	if !ok {
 		return
 	}
 	sb.mu.Lock()
@@ -562,13 +573,8 @@ func (sb *Sandbox) deviceGrantLocked(w http.ResponseWriter, r *http.Request, f F
 }
 
 func (sb *Sandbox) handleDeviceCode(w http.ResponseWriter, r *http.Request) {
-	f, ok := pathFlavour(r)
+	f, ok := sb.formRequest(w, r)
 	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		writeOAuthErr(w, errInvalidRequest(f, sb.now(), "Malformed request body."))
 		return
 	}
 	sb.mu.Lock()
